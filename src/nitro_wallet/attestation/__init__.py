@@ -1,0 +1,1 @@
+"""Nitro attestation documents: the COSE_Sign1 format, the verifier, and the development CA."""

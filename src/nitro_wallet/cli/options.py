@@ -1,0 +1,33 @@
+"""Options and conventions shared by the command groups."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+STATE_DIR_ENV = "NITRO_WALLET_STATE_DIR"
+DEFAULT_STATE_DIR = Path("~/.local/state/nitro-wallet")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and the answer is "no" (invalid document, refused request)
+EXIT_USAGE = 2  # bad arguments (argparse uses 2 as well)
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get(STATE_DIR_ENV, str(DEFAULT_STATE_DIR))).expanduser()
+
+
+def add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"state directory (default: ${STATE_DIR_ENV} or {DEFAULT_STATE_DIR})",
+    )
+
+
+def state_dir(args: argparse.Namespace) -> Path:
+    chosen: Path | None = args.state_dir
+    return (chosen or default_state_dir()).expanduser()

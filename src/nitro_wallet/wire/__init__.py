@@ -1,0 +1,4 @@
+"""The narrow contract both sides of the enclave boundary share: frames, messages, error codes.
+
+No I/O and no secrets live here.
+"""

@@ -1,0 +1,1 @@
+"""Test doubles and builders shared across test folders (importable as `support.<module>`)."""
