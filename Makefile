@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
+NODE_DEPS := tests/js/node_modules/.installed
+
 .PHONY: run test check format clean
 
 $(STAMP): pyproject.toml
@@ -12,10 +14,15 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Independent implementations the tests cross-check against (e.g. the aws4 SigV4 signer).
+$(NODE_DEPS): tests/js/package.json
+	npm install --silent --prefix tests/js --no-package-lock --no-audit --no-fund
+	touch $(NODE_DEPS)
+
 run: $(STAMP)
 	$(VENV)/bin/nitro-wallet up $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_DEPS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/check
 
 check: test
@@ -25,4 +32,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build src/*.egg-info tests/js/node_modules
