@@ -1,0 +1,68 @@
+"""Data keys: released by KMS to this enclave only, held in its memory, never handed out.
+
+A data key wraps the wallet and validator keys (AES-256-GCM, see DESIGN §4). The host stores the data key's
+KMS ciphertext and knows it by `key_ref`; it can ask the enclave to load or generate one, never to read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nitro_wallet.enclave.kms import AttestedKms
+from nitro_wallet.wire.errors import BadRequest
+
+DATA_KEY_BYTES = 32
+KEY_REF_HEX_CHARS = 32
+CHECK_VALUE_LABEL = b"nitro-wallet data key check value"
+CHECK_VALUE_BYTES = 8
+
+
+def key_ref(ciphertext_blob: bytes) -> str:
+    """The public name of a data key: a truncated hash of its KMS ciphertext (the host can compute it too)."""
+    return hashlib.sha256(ciphertext_blob).hexdigest()[:KEY_REF_HEX_CHARS]
+
+
+def check_value(data_key: bytes) -> bytes:
+    """A key check value: lets anyone holding the key confirm it is this one, reveals nothing of it."""
+    return hmac.new(data_key, CHECK_VALUE_LABEL, hashlib.sha256).digest()[:CHECK_VALUE_BYTES]
+
+
+@dataclass(frozen=True)
+class DataKeyInfo:
+    ciphertext_blob: bytes
+    key_ref: str
+    check_value: bytes
+
+
+class DataKeyRing:
+    def __init__(self, kms: AttestedKms) -> None:
+        self._kms = kms
+        self._keys: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DataKeyRing({len(self._keys)} keys)"
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _keep(self, blob: bytes, data_key: bytes) -> DataKeyInfo:
+        if len(data_key) != DATA_KEY_BYTES:
+            raise BadRequest(
+                f"ciphertext_blob does not hold a {DATA_KEY_BYTES * 8}-bit data key", field="ciphertext_blob"
+            )
+        ref = key_ref(blob)
+        with self._lock:
+            self._keys[ref] = data_key
+        return DataKeyInfo(blob, ref, check_value(data_key))
+
+    def generate(self, kms_key_id: str, encryption_context: Mapping[str, str]) -> DataKeyInfo:
+        blob, data_key = self._kms.generate_data_key(kms_key_id, encryption_context)
+        return self._keep(blob, data_key)
+
+    def load(self, ciphertext_blob: bytes, encryption_context: Mapping[str, str]) -> DataKeyInfo:
+        return self._keep(ciphertext_blob, self._kms.decrypt(ciphertext_blob, encryption_context))

@@ -1,0 +1,135 @@
+"""KMS from inside the enclave: every call that returns secret material carries a `Recipient`.
+
+The enclave generates an RSA-2048 key at boot that never leaves its memory, asks the NSM for an attestation
+document carrying that key's public half, and sends the document with Decrypt / GenerateDataKey /
+GenerateRandom. KMS answers with `CiphertextForRecipient` (CMS to that key) instead of `Plaintext`, so the
+host that relays the traffic only ever sees ciphertext. An answer that carries plaintext anyway is refused:
+it has been in the clear outside the enclave.
+
+The endpoint is part of the enclave's measured configuration, never chosen by the host at run time.
+Credentials (the parent instance's role) come from the host; they authenticate, they do not protect.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from nitro_wallet.enclave.cms import decrypt_enveloped_data
+from nitro_wallet.enclave.nsm.client import Nsm
+from nitro_wallet.wire.errors import KmsDenied, KmsError
+
+RECIPIENT_ALGORITHM = "RSAES_OAEP_SHA_256"
+RECIPIENT_KEY_BITS = 2048
+DATA_KEY_SPEC = "AES_256"
+DENIAL_CODES = frozenset({"AccessDeniedException", "ValidationException"})
+CLIENT_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=15,
+    retries={"max_attempts": 3, "mode": "standard"},
+    user_agent_extra="nitro-wallet",
+)
+
+
+@dataclass(frozen=True)
+class KmsCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"KmsCredentials(access_key_id={self.access_key_id!r})"
+
+
+class AttestedKms:
+    """The enclave's KMS client. Plaintext from KMS exists only in the values these methods return."""
+
+    def __init__(self, nsm: Nsm, *, endpoint_url: str, region: str) -> None:
+        self._nsm = nsm
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._recipient_key = rsa.generate_private_key(public_exponent=65537, key_size=RECIPIENT_KEY_BITS)
+        self._public_der = self._recipient_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self._lock = threading.Lock()
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"AttestedKms(endpoint_url={self._endpoint_url!r}, region={self._region!r})"
+
+    @property
+    def configured(self) -> bool:
+        return self._client is not None
+
+    def set_credentials(self, credentials: KmsCredentials) -> None:
+        client = boto3.session.Session().client(
+            "kms",
+            endpoint_url=self._endpoint_url,
+            region_name=self._region,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            config=CLIENT_CONFIG,
+        )
+        with self._lock:
+            self._client = client
+
+    def _recipient(self) -> dict[str, Any]:
+        document = self._nsm.attestation(public_key=self._public_der)
+        return {"AttestationDocument": document, "KeyEncryptionAlgorithm": RECIPIENT_ALGORITHM}
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        client = self._client
+        if client is None:
+            raise KmsError("the enclave has no KMS credentials yet (call kms.credentials first)")
+        try:
+            answer: dict[str, Any] = getattr(client, operation)(Recipient=self._recipient(), **params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            message = exc.response.get("Error", {}).get("Message", "")
+            error = KmsDenied if code in DENIAL_CODES else KmsError
+            raise error(f"KMS refused {operation}: {code}: {message}") from None
+        except BotoCoreError as exc:
+            raise KmsError(f"KMS unreachable for {operation}: {type(exc).__name__}") from None
+        return answer
+
+    def _unwrap(self, operation: str, answer: Mapping[str, Any]) -> bytes:
+        if answer.get("Plaintext"):
+            raise KmsError(
+                f"KMS answered {operation} with plaintext despite the Recipient: refusing to use it"
+            )
+        wrapped = answer.get("CiphertextForRecipient")
+        if not isinstance(wrapped, bytes):
+            raise KmsError(f"KMS answered {operation} without CiphertextForRecipient")
+        return decrypt_enveloped_data(wrapped, self._recipient_key)
+
+    def decrypt(self, ciphertext_blob: bytes, encryption_context: Mapping[str, str]) -> bytes:
+        answer = self._call(
+            "decrypt", CiphertextBlob=ciphertext_blob, EncryptionContext=dict(encryption_context)
+        )
+        return self._unwrap("Decrypt", answer)
+
+    def generate_data_key(self, key_id: str, encryption_context: Mapping[str, str]) -> tuple[bytes, bytes]:
+        """A new 256-bit data key: (its KMS ciphertext blob for storage, the key itself)."""
+        answer = self._call(
+            "generate_data_key",
+            KeyId=key_id,
+            KeySpec=DATA_KEY_SPEC,
+            EncryptionContext=dict(encryption_context),
+        )
+        blob = answer.get("CiphertextBlob")
+        if not isinstance(blob, bytes):
+            raise KmsError("KMS answered GenerateDataKey without CiphertextBlob")
+        return blob, self._unwrap("GenerateDataKey", answer)
+
+    def generate_random(self, count: int) -> bytes:
+        return self._unwrap("GenerateRandom", self._call("generate_random", NumberOfBytes=count))

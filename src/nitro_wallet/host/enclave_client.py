@@ -1,0 +1,46 @@
+"""The host's typed view of the enclave's RPC methods (see `wire.methods`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from nitro_wallet.host.channel import EnclaveChannel
+from nitro_wallet.wire import methods
+
+_Result = TypeVar("_Result", bound=methods.WireType)
+
+
+class EnclaveClient:
+    def __init__(self, channel: EnclaveChannel) -> None:
+        self.channel = channel
+
+    async def _call(self, method: str, params: methods.WireType, result: type[_Result]) -> _Result:
+        return result.parse(await self.channel.call(method, params.to_wire()))
+
+    async def describe(self) -> methods.DescribeResult:
+        return await self._call(
+            methods.DescribeParams.METHOD, methods.DescribeParams(), methods.DescribeResult
+        )
+
+    async def attest(self, nonce: bytes, *, user_data: bytes | None = None) -> bytes:
+        params = methods.AttestParams(nonce=nonce, user_data=user_data)
+        return (await self._call(params.METHOD, params, methods.AttestResult)).document
+
+    async def set_kms_credentials(
+        self, access_key_id: str, secret_access_key: str, session_token: str | None = None
+    ) -> None:
+        params = methods.KmsCredentialsParams(access_key_id, secret_access_key, session_token)
+        await self._call(params.METHOD, params, methods.Empty)
+
+    async def generate_data_key(
+        self, kms_key_id: str, encryption_context: Mapping[str, str] | None = None
+    ) -> methods.DataKeyResult:
+        params = methods.DataKeyGenerateParams(kms_key_id, dict(encryption_context or {}))
+        return await self._call(params.METHOD, params, methods.DataKeyResult)
+
+    async def load_data_key(
+        self, ciphertext_blob: bytes, encryption_context: Mapping[str, str] | None = None
+    ) -> methods.DataKeyResult:
+        params = methods.DataKeyLoadParams(ciphertext_blob, dict(encryption_context or {}))
+        return await self._call(params.METHOD, params, methods.DataKeyResult)

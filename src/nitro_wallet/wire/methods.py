@@ -1,0 +1,170 @@
+"""The enclave's RPC methods: each name with its parameter and result types.
+
+Both sides build and parse these frozen classes instead of passing dicts around. Decoding is strict: an
+unknown field, a missing one or a wrong type is a BadRequest naming the field. Field types are limited to
+bytes, str, int, bool, `| None` and maps with text keys (the wire refuses other map keys).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+
+from nitro_wallet.wire.errors import BadRequest
+
+MAX_ATTESTATION_FIELD_BYTES = 1024  # what the NSM accepts for nonce and user_data
+MAX_KMS_KEY_ID_CHARS = 2048
+MAX_CIPHERTEXT_BLOB_BYTES = 6144
+MAX_CONTEXT_PAIRS = 64
+
+
+def _check_type(name: str, value: object, hint: object) -> None:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return
+        (inner,) = [option for option in options if option is not type(None)]
+        _check_type(name, value, inner)
+        return
+    if origin is dict:
+        key_type, value_type = get_args(hint)
+        if not isinstance(value, dict):
+            raise BadRequest(f"{name} must be a map", field=name)
+        for key, item in value.items():
+            if type(key) is not key_type or type(item) is not value_type:
+                raise BadRequest(f"{name} must map {key_type.__name__} to {value_type.__name__}", field=name)
+        return
+    if type(value) is not hint:  # exact: a bool is not an int here
+        raise BadRequest(f"{name} must be {getattr(hint, '__name__', hint)}", field=name)
+
+
+class WireType:
+    """Base of parameter and result types: strict decoding from, and encoding to, a CBOR map."""
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Self:
+        hints = get_type_hints(cls)
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r}", field=str(unknown[0]))
+        values: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                _check_type(f.name, data[f.name], hints[f.name])
+                values[f.name] = data[f.name]
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise BadRequest(f"missing field {f.name!r}", field=f.name)
+        return cls(**values)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
+def _bounded(name: str, value: bytes | None, high: int, *, low: int = 0) -> None:
+    if value is not None and not low <= len(value) <= high:
+        raise BadRequest(f"{name} must be {low}..{high} bytes", field=name)
+
+
+def _context(name: str, value: Mapping[str, str]) -> None:
+    if len(value) > MAX_CONTEXT_PAIRS:
+        raise BadRequest(f"{name} has more than {MAX_CONTEXT_PAIRS} entries", field=name)
+
+
+# describe: what this enclave is
+
+
+@dataclass(frozen=True)
+class DescribeParams(WireType):
+    METHOD: ClassVar[str] = "describe"
+
+
+@dataclass(frozen=True)
+class DescribeResult(WireType):
+    module_id: str
+    nsm: str  # "device" or "emulated"
+    debug: bool
+    pcrs: dict[str, bytes]  # the locked PCRs by decimal index ("0".."15"...), as a document carries them
+
+    def pcr(self, index: int) -> bytes:
+        return self.pcrs[str(index)]
+
+
+# attest: a fresh attestation document over the caller's nonce
+#
+# There is deliberately no public_key parameter. KMS encrypts `CiphertextForRecipient` to the document's
+# public key, so an enclave that signed a caller's key into a document would hand the host every secret KMS
+# releases to it. Only the enclave's own KMS client puts a key (its own) in a document.
+
+
+@dataclass(frozen=True)
+class AttestParams(WireType):
+    METHOD: ClassVar[str] = "attest"
+    nonce: bytes
+    user_data: bytes | None = None
+
+    def __post_init__(self) -> None:
+        _bounded("nonce", self.nonce, MAX_ATTESTATION_FIELD_BYTES, low=1)
+        _bounded("user_data", self.user_data, MAX_ATTESTATION_FIELD_BYTES)
+
+
+@dataclass(frozen=True)
+class AttestResult(WireType):
+    document: bytes
+
+
+# kms.credentials: the parent instance's role credentials, for the enclave's own KMS calls
+
+
+@dataclass(frozen=True)
+class KmsCredentialsParams(WireType):
+    METHOD: ClassVar[str] = "kms.credentials"
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"KmsCredentialsParams(access_key_id={self.access_key_id!r}, secret_access_key=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Empty(WireType):
+    pass
+
+
+# data_key.generate / data_key.load: data keys released by KMS to this enclave only
+
+
+@dataclass(frozen=True)
+class DataKeyGenerateParams(WireType):
+    METHOD: ClassVar[str] = "data_key.generate"
+    kms_key_id: str
+    encryption_context: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.kms_key_id) <= MAX_KMS_KEY_ID_CHARS:
+            raise BadRequest(f"kms_key_id must be 1..{MAX_KMS_KEY_ID_CHARS} characters", field="kms_key_id")
+        _context("encryption_context", self.encryption_context)
+
+
+@dataclass(frozen=True)
+class DataKeyLoadParams(WireType):
+    METHOD: ClassVar[str] = "data_key.load"
+    ciphertext_blob: bytes
+    encryption_context: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _bounded("ciphertext_blob", self.ciphertext_blob, MAX_CIPHERTEXT_BLOB_BYTES, low=1)
+        _context("encryption_context", self.encryption_context)
+
+
+@dataclass(frozen=True)
+class DataKeyResult(WireType):
+    """What the host may know of a data key: its KMS ciphertext, an id, and a check value."""
+
+    ciphertext_blob: bytes
+    key_ref: str  # hex SHA-256 of the ciphertext blob, truncated: names the key, reveals nothing
+    check_value: bytes  # HMAC-SHA256(data key, fixed label)[:8], like an HSM's key check value

@@ -1,0 +1,112 @@
+"""Start the real programs (KMS emulator, enclave) as child processes and wait for their ready line.
+
+Synchronisation is on the line each program prints once its socket accepts connections, never on sleeps.
+stderr goes to a log file that a failure message quotes.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+STOP_TIMEOUT_SECONDS = 15
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    ready_line: str
+    log: Path
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+
+def start(argv: Sequence[str], ready: str, log: Path, *, env: dict[str, str] | None = None) -> Running:
+    with log.open("w") as stderr:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith(ready):
+            return Running(process, line.strip(), log)
+    status = process.wait()
+    raise RuntimeError(f"{argv[:4]} exited with {status} before it was ready:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def kms_emulator(state_dir: Path, *extra: str) -> Iterator[str]:
+    """Run `nitro-wallet kms serve` on a free port; yields its URL."""
+    argv = [sys.executable, "-m", "nitro_wallet.cli.main", "kms", "serve", "--state-dir", str(state_dir)]
+    running = start([*argv, "--port", "0", *extra], "KMS emulator listening on", state_dir / "kms.log")
+    try:
+        yield running.ready_line.rsplit(" ", 1)[1]
+    finally:
+        running.stop()
+
+
+def enclave_argv(listen: str, state_dir: Path, kms_endpoint: str, *, debug: bool = False) -> list[str]:
+    argv = [sys.executable, "-m", "nitro_wallet.enclave", "--listen", listen, "--nsm", "emulated"]
+    argv += ["--state-dir", str(state_dir), "--kms-endpoint", kms_endpoint, "--kms-region", "us-east-1"]
+    return [*argv, "--debug-mode"] if debug else argv
+
+
+@contextmanager
+def enclave(
+    state_dir: Path,
+    kms_endpoint: str,
+    *,
+    debug: bool = False,
+    python_path: Path | None = None,
+    name: str = "enclave",
+) -> Iterator[str]:
+    """Run the enclave process on a Unix socket; yields its address. `python_path` runs another source tree."""
+    listen = f"unix:{state_dir / (name + '.sock')}"
+    env = dict(os.environ)
+    if python_path is not None:
+        env["PYTHONPATH"] = str(python_path)
+    argv = enclave_argv(listen, state_dir, kms_endpoint, debug=debug)
+    running = start(argv, "enclave listening on", state_dir / f"{name}.log", env=env)
+    try:
+        yield listen
+    finally:
+        running.stop()
+
+
+def profile(state_dir: Path, name: str) -> dict[str, str]:
+    """A profile's keys from DIR/credentials, as the emulator wrote them."""
+    credentials = configparser.ConfigParser()
+    credentials.read(state_dir / "credentials")
+    section = credentials[name]
+    return {
+        "access_key_id": section["aws_access_key_id"],
+        "secret_access_key": section["aws_secret_access_key"],
+    }
+
+
+def kms_client(state_dir: Path, url: str, name: str = "default") -> Any:
+    keys = profile(state_dir, name)
+    return boto3.session.Session().client(
+        "kms",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=keys["access_key_id"],
+        aws_secret_access_key=keys["secret_access_key"],
+    )
