@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from support import processes
 
 from nitro_wallet.attestation import devca, verify
 from nitro_wallet.enclave import measurement
@@ -28,6 +27,7 @@ from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.host.proxy import TcpProxy, Upstream
 from nitro_wallet.transport.address import TcpAddress
 from nitro_wallet.wire.errors import BadRequest, KmsDenied
+from support import processes
 
 REGION = "us-east-1"
 pytestmark = pytest.mark.slow

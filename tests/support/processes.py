@@ -77,7 +77,7 @@ def enclave(
     python_path: Path | None = None,
     name: str = "enclave",
 ) -> Iterator[str]:
-    """Run the enclave process on a Unix socket; yields its address. `python_path` runs another source tree."""
+    """Run the enclave process on a Unix socket; yields its address. `python_path`: another source tree."""
     listen = f"unix:{state_dir / (name + '.sock')}"
     env = dict(os.environ)
     if python_path is not None:
