@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from nitro_wallet.enclave.rpc import RpcServer, serve
 from nitro_wallet.host.channel import EnclaveChannel
-from nitro_wallet.transport.address import Address, TcpAddress, UnixAddress, VsockAddress
+from nitro_wallet.transport.address import Address, UnixAddress, VsockAddress
 from nitro_wallet.transport.streams import open_stream
 from nitro_wallet.wire import errors
 from nitro_wallet.wire.errors import (
@@ -78,18 +78,6 @@ class Scripted:
         if method == "huge":
             return {"blob": bytes(MAX_FRAME_BYTES)}
         raise UnknownMethod(f"no method {method!r}", field="method")
-
-
-@pytest.fixture(params=["unix", "tcp"])
-def listen_address(request: pytest.FixtureRequest) -> Iterator[Address]:
-    if request.param == "tcp":
-        yield TcpAddress("127.0.0.1", 0)
-        return
-    directory = tempfile.mkdtemp(prefix="nw-")  # short: sun_path holds 107 bytes
-    try:
-        yield UnixAddress(os.path.join(directory, "enclave.sock"))
-    finally:
-        shutil.rmtree(directory)
 
 
 @contextlib.asynccontextmanager

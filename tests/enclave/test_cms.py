@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import hashlib
 import json
 import subprocess
@@ -27,6 +26,7 @@ from hypothesis import strategies as st
 
 from nitro_wallet.enclave.cms import MAX_ENVELOPED_DATA_BYTES, UNDECRYPTABLE, decrypt_enveloped_data
 from nitro_wallet.wire.errors import KmsError
+from support.certificates import self_signed
 
 OPENSSL = "/usr/bin/openssl"
 OAEP_SHA256_KEYOPTS = (
@@ -58,24 +58,8 @@ class Party:
 
 def make_party(directory: Path, name: str, subject_key_identifier: bytes | None = None) -> Party:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ski = (
-        x509.SubjectKeyIdentifier(subject_key_identifier)
-        if subject_key_identifier is not None
-        else x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    )
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    ski = x509.SubjectKeyIdentifier(subject_key_identifier) if subject_key_identifier is not None else None
+    certificate = self_signed(key, name=name, ski=ski)
     key_pem = directory / f"{name}.key.pem"
     cert_pem = directory / f"{name}.cert.pem"
     key_pem.write_bytes(

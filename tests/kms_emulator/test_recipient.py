@@ -5,7 +5,6 @@ through the enclave's decryption.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import json
 import subprocess
@@ -16,12 +15,12 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nitro_wallet.enclave.cms import decrypt_enveloped_data
 from nitro_wallet.kms_emulator.recipient import MIN_RECIPIENT_KEY_BITS, encrypt_for_recipient
+from support.certificates import self_signed
 
 OPENSSL = "/usr/bin/openssl"
 OAEP_SHA256 = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -40,19 +39,7 @@ def spki_sha256(public_key: rsa.RSAPublicKey) -> bytes:
 
 
 def write_certificate(path: Path, key: rsa.RSAPrivateKey, ski: x509.SubjectKeyIdentifier) -> Path:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "enclave")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    certificate = self_signed(key, ski=ski)
     path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return path
 

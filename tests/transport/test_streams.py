@@ -63,18 +63,6 @@ class FrameEcho:
             await close_stream(writer)
 
 
-@pytest.fixture(params=["unix", "tcp"])
-def listen_address(request: pytest.FixtureRequest) -> Iterator[Address]:
-    if request.param == "tcp":
-        yield TcpAddress("127.0.0.1", 0)
-        return
-    directory = tempfile.mkdtemp(prefix="nw-")  # short: sun_path holds 107 bytes
-    try:
-        yield UnixAddress(os.path.join(directory, "enclave.sock"))
-    finally:
-        shutil.rmtree(directory)
-
-
 @contextlib.asynccontextmanager
 async def echo_server(address: Address) -> AsyncIterator[tuple[FrameEcho, Address]]:
     echo = FrameEcho()
