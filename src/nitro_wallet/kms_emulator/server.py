@@ -48,7 +48,9 @@ def _error(exc: KmsException) -> Response:
 
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+    if declared is not None and not (
+        declared.isascii() and declared.isdigit() and int(declared) <= MAX_BODY_BYTES
+    ):
         raise KmsException(
             "ValidationException", f"request bodies are limited to {MAX_BODY_BYTES} bytes", status=413
         )

@@ -181,7 +181,9 @@ class KmsStore:
                     "INSERT INTO aliases (name, key_id, created) VALUES (?, ?, ?)",
                     (name, key_id, time.time()),
                 )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise  # an unknown target key: the service looks keys up first, so this is a bug
             raise AliasExists(name) from None
 
     def alias_target(self, name: str) -> str | None:
