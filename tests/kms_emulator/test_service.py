@@ -162,7 +162,8 @@ def test_key_slash_id_is_only_a_key_id_inside_an_arn(admin: Any) -> None:
     key_id = new_key(admin)
     assert admin.describe_key(KeyId=key_arn(key_id))["KeyMetadata"]["KeyId"] == key_id
     assert refused(admin.describe_key, KeyId=f"key/{key_id}") == "NotFoundException"
-    assert refused(admin.describe_key, KeyId=f"arn:aws:kms:{REGION}:{ACCOUNT}:{key_id}") == "NotFoundException"
+    bare_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:{key_id}"
+    assert refused(admin.describe_key, KeyId=bare_arn) == "NotFoundException"
 
 
 def test_list_keys_pages_one_at_a_time_with_the_marker(admin: Any) -> None:
