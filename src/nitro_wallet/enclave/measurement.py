@@ -40,7 +40,15 @@ MEASURED_PACKAGES = (
     "nitro_wallet.enclave",
 )
 # The enclave's third-party distributions, whose versions are part of the runtime (PCR1).
-RUNTIME_DISTRIBUTIONS = ("cryptography", "cbor2", "asn1crypto", "boto3", "botocore")
+RUNTIME_DISTRIBUTIONS = (
+    "cryptography",
+    "cbor2",
+    "asn1crypto",
+    "boto3",
+    "botocore",
+    "coincurve",
+    "pycryptodome",
+)
 RUNTIME_TAG = "nitro-wallet runtime v1"
 APPLICATION_TAG = "nitro-wallet application v1"
 

@@ -1,0 +1,1 @@
+"""Ethereum formats the enclave computes itself: transactions, message hashes, user operations."""
