@@ -25,10 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nitro_wallet.enclave.rpc import RpcServer, serve
+from nitro_wallet.enclave.rpc import MAX_CONNECTIONS, RpcServer, serve
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.transport.address import Address, UnixAddress, VsockAddress
-from nitro_wallet.transport.streams import open_stream
+from nitro_wallet.transport.streams import close_stream, open_stream, read_frame, write_frame
 from nitro_wallet.wire import errors
 from nitro_wallet.wire.errors import (
     BadFrame,
@@ -42,7 +42,7 @@ from nitro_wallet.wire.errors import (
     UnknownMethod,
 )
 from nitro_wallet.wire.frames import MAX_FRAME_BYTES
-from nitro_wallet.wire.messages import Request, encode
+from nitro_wallet.wire.messages import Request, Response, decode, encode
 
 GUARD_SECONDS = 20
 CANARY = "secret-canary"
@@ -106,12 +106,12 @@ pytestmark = pytest.mark.anyio
 # ---- calls -------------------------------------------------------------------------------------------
 
 
-async def test_call_returns_the_result_with_bytes_and_a_1_mib_value(listen_address: Address) -> None:
+async def test_call_returns_the_result_with_bytes_and_a_large_value(listen_address: Address) -> None:
     handler = Scripted()
     async with running(listen_address, handler) as server, EnclaveChannel(server.address) as channel:
         async with asyncio.timeout(GUARD_SECONDS):
             assert await channel.call("echo") == {"echo": {}}
-            params = {"digest": bytes(range(32)), "big": 2**256 - 1, "blob": os.urandom(1024 * 1024)}
+            params = {"digest": bytes(range(32)), "big": 2**256 - 1, "blob": os.urandom(MAX_FRAME_BYTES // 2)}
             assert await channel.call("echo", params) == {"echo": params}
 
 
@@ -507,3 +507,20 @@ def test_truncated_streams_and_oversized_headers_never_hurt_the_server(
             }
 
     asyncio.run(fresh_channel_works())
+
+
+async def test_connections_beyond_the_cap_are_closed_at_accept(listen_address: Address) -> None:
+    handler = Scripted()
+    async with running(listen_address, handler) as server, asyncio.timeout(GUARD_SECONDS):
+        held = [await open_stream(server.address) for _ in range(MAX_CONNECTIONS)]
+        for reader, writer in held:  # each is served: the server has registered all of them
+            write_frame(writer, encode(Request(1, "echo", {})))
+            assert isinstance(decode(await read_frame(reader)), Response)
+        reader, writer = await open_stream(server.address)
+        assert await reader.read() == b""  # one too many: closed without a word
+        await close_stream(writer)
+        await close_stream(held.pop()[1])
+        async with EnclaveChannel(server.address) as channel:  # a freed place is usable again
+            assert await channel.call("echo") == {"echo": {}}
+        for _, held_writer in held:
+            await close_stream(held_writer)

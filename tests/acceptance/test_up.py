@@ -56,7 +56,8 @@ def test_up_creates_then_reuses_the_stack_and_stops_cleanly(tmp_path: Path) -> N
     assert "loaded inside the enclave" in again
     assert f"check value {check_value})" in again  # the same data key, released again by KMS
     state = json.loads((state_dir / "stack.json").read_text())
-    assert state["kms_key_id"] in again
+    assert state["kms_key_arn"] in again
+    assert state["policy_pcr0"] is not None
     assert (state_dir / "credentials").stat().st_mode & 0o077 == 0
 
 

@@ -11,33 +11,52 @@ from nitro_wallet.cli.main import main
 from nitro_wallet.enclave import measurement
 
 ENDPOINT = "http://127.0.0.1:45678"
+IMAGE_SHA384 = "kms:RecipientAttestation:ImageSha384"
+KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+IMAGE = ["--kms-endpoint", ENDPOINT, "--kms-key-arn", KEY_ARN]
+CONFIG = measurement.image_config(kms_endpoint=ENDPOINT, kms_region="us-east-1", kms_key_arn=KEY_ARN)
 
 
 def test_measure_prints_the_pcrs_the_emulated_enclave_boots_with(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["enclave", "measure", "--kms-endpoint", ENDPOINT]) == 0
+    assert main(["enclave", "measure", *IMAGE]) == 0
     printed = json.loads(capsys.readouterr().out)["Measurements"]
-    expected = measurement.measure({"kms_endpoint": ENDPOINT, "kms_region": "us-east-1"})
+    expected = measurement.measure(CONFIG)
     assert {key: printed[key] for key in ("PCR0", "PCR1", "PCR2")} == expected.hex()
 
 
 def test_measure_depends_on_the_image_config(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["enclave", "measure", "--kms-endpoint", ENDPOINT])
+    main(["enclave", "measure", *IMAGE])
     one = json.loads(capsys.readouterr().out)["Measurements"]
-    main(["enclave", "measure", "--kms-endpoint", ENDPOINT, "--kms-region", "eu-west-1"])
-    other = json.loads(capsys.readouterr().out)["Measurements"]
-    assert one["PCR0"] != other["PCR0"]
-    assert one["PCR1"] == other["PCR1"]  # the runtime did not change
+    main(["enclave", "measure", *IMAGE, "--kms-region", "eu-west-1"])
+    region = json.loads(capsys.readouterr().out)["Measurements"]
+    main(
+        [
+            "enclave",
+            "measure",
+            "--kms-endpoint",
+            ENDPOINT,
+            "--kms-key-arn",
+            KEY_ARN.replace("1234abcd", "9999abcd"),
+        ]
+    )
+    key = json.loads(capsys.readouterr().out)["Measurements"]
+    for other in (region, key):
+        assert one["PCR0"] != other["PCR0"]
+        assert one["PCR1"] == other["PCR1"]  # the runtime did not change
 
 
 def test_key_policy_for_the_local_enclave_pins_its_pcr0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["kms", "key-policy", "--local-enclave", ENDPOINT]) == 0
+    assert main(["kms", "key-policy", "--local-enclave", ENDPOINT, "--kms-key-arn", KEY_ARN]) == 0
     policy = json.loads(capsys.readouterr().out)
-    pcr0 = measurement.measure({"kms_endpoint": ENDPOINT, "kms_region": "us-east-1"}).pcr0.hex()
-    conditions = [s["Condition"] for s in policy["Statement"] if "Condition" in s]
-    assert conditions
-    assert all(
-        c["StringEqualsIgnoreCase"]["kms:RecipientAttestation:ImageSha384"] == pcr0 for c in conditions
-    )
+    pcr0 = measurement.measure(CONFIG).pcr0.hex()
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow" and "Condition" in s]
+    assert allows
+    assert all(s["Condition"]["StringEqualsIgnoreCase"][IMAGE_SHA384] == pcr0 for s in allows)
+
+
+def test_local_enclave_needs_the_key_it_is_configured_with(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kms", "key-policy", "--local-enclave", ENDPOINT]) == 2
+    assert "--kms-key-arn" in capsys.readouterr().err
 
 
 def test_local_enclave_and_pcr0_are_exclusive() -> None:

@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from nitro_wallet.enclave.kms import RECIPIENT_ALGORITHM, AttestedKms, KmsCredentials
 from nitro_wallet.host import key_policy
 from nitro_wallet.wire.errors import KmsDenied, KmsError
+from nitro_wallet.wire.methods import DATA_KEY_CONTEXT
 from support import attest, processes
 
 REGION = "us-east-1"
 PCR0 = bytes.fromhex("c3" * 48)
 OTHER_PCR0 = bytes.fromhex("c4" * 48)
-CONTEXT = {"wallet": "w-1"}
+DOUBLE_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,8 @@ def url(state_dir: Path) -> Iterator[str]:
 def create_key(state_dir: Path, url: str, pcr0: bytes) -> str:
     admin = processes.kms_client(state_dir, url)
     policy = json.dumps(key_policy.key_policy(pcr0=pcr0.hex()))
-    key_id: str = admin.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
-    return key_id
+    key_arn: str = admin.create_key(Policy=policy)["KeyMetadata"]["Arn"]
+    return key_arn
 
 
 @pytest.fixture(scope="module")
@@ -57,43 +59,55 @@ def other_key(state_dir: Path, url: str) -> str:
     return create_key(state_dir, url, OTHER_PCR0)
 
 
-def attested_kms(state_dir: Path, endpoint_url: str, *, credentials: bool = True) -> AttestedKms:
-    kms = AttestedKms(attest.nsm(state_dir, pcr0=PCR0), endpoint_url=endpoint_url, region=REGION)
+def attested_kms(
+    state_dir: Path, endpoint_url: str, key_arn: str, *, pcr0: bytes = PCR0, credentials: bool = True
+) -> AttestedKms:
+    nsm = attest.nsm(state_dir, pcr0=pcr0)
+    kms = AttestedKms(nsm, endpoint_url=endpoint_url, region=REGION, key_arn=key_arn)
     if credentials:
         kms.set_credentials(KmsCredentials(**processes.profile(state_dir, "enclave")))
     return kms
 
 
 @pytest.fixture(scope="module")
-def kms(state_dir: Path, url: str) -> AttestedKms:
-    return attested_kms(state_dir, url)
+def kms(state_dir: Path, url: str, named_key: str) -> AttestedKms:
+    return attested_kms(state_dir, url, named_key)
 
 
 # --- against the real emulator ------------------------------------------------------------------------
 
 
-def test_generate_data_key_then_decrypt_gives_the_same_key(kms: AttestedKms, named_key: str) -> None:
-    blob, data_key = kms.generate_data_key(named_key, CONTEXT)
+def test_generate_data_key_then_decrypt_gives_the_same_key(kms: AttestedKms) -> None:
+    blob, data_key = kms.generate_data_key()
     assert len(data_key) == 32
     assert data_key not in blob
-    assert kms.decrypt(blob, CONTEXT) == data_key
+    assert kms.decrypt_data_key(blob) == data_key
 
 
-def test_decrypt_releases_what_the_key_generator_wrapped(
+def test_nobody_can_wrap_a_data_key_for_the_enclave(
     state_dir: Path, url: str, kms: AttestedKms, named_key: str
 ) -> None:
-    """The plaintext is chosen here and wrapped by another principal: nothing of the client's own making."""
-    chosen = bytes(range(32))
+    """The generator may encrypt, not under the data-key context; what it wraps otherwise is no data key."""
     generator = processes.kms_client(state_dir, url, "generator")
-    blob = generator.encrypt(KeyId=named_key, Plaintext=chosen, EncryptionContext=CONTEXT)["CiphertextBlob"]
-    assert kms.decrypt(blob, CONTEXT) == chosen
-
-
-def test_decrypt_with_another_context_is_a_kms_error_not_a_denial(kms: AttestedKms, named_key: str) -> None:
-    blob, _ = kms.generate_data_key(named_key, CONTEXT)
+    with pytest.raises(ClientError) as refused:
+        generator.encrypt(KeyId=named_key, Plaintext=bytes(32), EncryptionContext=DATA_KEY_CONTEXT)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    blob = generator.encrypt(KeyId=named_key, Plaintext=bytes(32))["CiphertextBlob"]
     with pytest.raises(KmsError, match="InvalidCiphertextException") as raised:
-        kms.decrypt(blob, {"wallet": "w-2"})
+        kms.decrypt_data_key(blob)
     assert not isinstance(raised.value, KmsDenied)
+
+
+def test_a_data_key_of_another_kms_key_is_refused(
+    kms: AttestedKms, state_dir: Path, url: str, other_key: str
+) -> None:
+    admin = processes.kms_client(state_dir, url)
+    own = admin.create_key()["KeyMetadata"]["Arn"]  # default policy: the host could use it freely
+    blob = admin.generate_data_key(KeyId=own, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT)[
+        "CiphertextBlob"
+    ]
+    with pytest.raises(KmsError, match="IncorrectKeyException"):
+        kms.decrypt_data_key(blob)
 
 
 @pytest.mark.parametrize("count", [1, 32, 1024])
@@ -105,29 +119,29 @@ def test_a_key_whose_policy_names_another_pcr0_is_denied(
     state_dir: Path, url: str, kms: AttestedKms, other_key: str, named_key: str
 ) -> None:
     with pytest.raises(KmsDenied, match="AccessDeniedException"):
-        kms.generate_data_key(other_key, CONTEXT)
-    blob, _ = kms.generate_data_key(named_key, CONTEXT)
-    other_enclave = AttestedKms(attest.nsm(state_dir, pcr0=OTHER_PCR0), endpoint_url=url, region=REGION)
-    other_enclave.set_credentials(KmsCredentials(**processes.profile(state_dir, "enclave")))
+        attested_kms(state_dir, url, other_key).generate_data_key()
+    blob, _ = kms.generate_data_key()
+    other_enclave = attested_kms(state_dir, url, named_key, pcr0=OTHER_PCR0)
     with pytest.raises(KmsDenied, match="AccessDeniedException"):
-        other_enclave.decrypt(blob, CONTEXT)
+        other_enclave.decrypt_data_key(blob)
     with pytest.raises(KmsDenied, match="AccessDeniedException"):
-        other_enclave.generate_data_key(named_key, CONTEXT)
+        other_enclave.generate_data_key()
 
 
 def test_a_closed_port_is_unreachable(state_dir: Path) -> None:
     with socket.socket() as probe:  # a port that was free a moment ago and has no listener now
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    kms = attested_kms(state_dir, f"http://127.0.0.1:{port}")
+    kms = attested_kms(state_dir, f"http://127.0.0.1:{port}", DOUBLE_KEY_ARN)
     with pytest.raises(KmsError, match="unreachable"):
         kms.generate_random(8)
 
 
-def test_repr_names_no_secret(state_dir: Path, url: str) -> None:
+def test_repr_names_no_secret(state_dir: Path, url: str, named_key: str) -> None:
     credentials = KmsCredentials(**processes.profile(state_dir, "enclave"))
     assert credentials.secret_access_key not in repr(credentials)
-    assert repr(attested_kms(state_dir, url)) == f"AttestedKms(endpoint_url={url!r}, region={REGION!r})"
+    expected = f"AttestedKms(endpoint_url={url!r}, key_arn={named_key!r})"
+    assert repr(attested_kms(state_dir, url, named_key)) == expected
 
 
 # --- test doubles for what a hostile or broken relay could answer -------------------------------------
@@ -185,11 +199,11 @@ LEAKED = b"data key that travelled in clear"
 
 
 def test_plaintext_despite_the_recipient_is_refused(state_dir: Path, double: _Double) -> None:
-    double.answer = {"Plaintext": b64(LEAKED), "CiphertextBlob": b64(b"blob"), "KeyId": "k"}
-    kms = attested_kms(state_dir, double_url(double))
+    double.answer = {"Plaintext": b64(LEAKED), "CiphertextBlob": b64(b"blob"), "KeyId": DOUBLE_KEY_ARN}
+    kms = attested_kms(state_dir, double_url(double), DOUBLE_KEY_ARN)
     for call in (
-        lambda: kms.decrypt(b"blob", CONTEXT),
-        lambda: kms.generate_data_key("k", CONTEXT),
+        lambda: kms.decrypt_data_key(b"blob"),
+        kms.generate_data_key,
         lambda: kms.generate_random(32),
     ):
         with pytest.raises(KmsError, match="plaintext despite the Recipient") as raised:
@@ -209,18 +223,22 @@ def test_plaintext_despite_the_recipient_is_refused(state_dir: Path, double: _Do
 def test_plaintext_beside_a_ciphertext_for_recipient_is_still_refused(
     state_dir: Path, double: _Double
 ) -> None:
-    double.answer = {"Plaintext": b64(LEAKED), "CiphertextForRecipient": b64(b"0\x80cms"), "KeyId": "k"}
-    kms = attested_kms(state_dir, double_url(double))
+    double.answer = {
+        "Plaintext": b64(LEAKED),
+        "CiphertextForRecipient": b64(b"0\x80cms"),
+        "KeyId": DOUBLE_KEY_ARN,
+    }
+    kms = attested_kms(state_dir, double_url(double), DOUBLE_KEY_ARN)
     with pytest.raises(KmsError, match="plaintext despite the Recipient"):
-        kms.decrypt(b"blob", CONTEXT)
+        kms.decrypt_data_key(b"blob")
 
 
 def test_an_answer_without_ciphertext_for_recipient_is_refused(state_dir: Path, double: _Double) -> None:
-    double.answer = {"CiphertextBlob": b64(b"blob"), "KeyId": "k"}
-    kms = attested_kms(state_dir, double_url(double))
+    double.answer = {"CiphertextBlob": b64(b"blob"), "KeyId": DOUBLE_KEY_ARN}
+    kms = attested_kms(state_dir, double_url(double), DOUBLE_KEY_ARN)
     for call in (
-        lambda: kms.decrypt(b"blob", CONTEXT),
-        lambda: kms.generate_data_key("k", CONTEXT),
+        lambda: kms.decrypt_data_key(b"blob"),
+        kms.generate_data_key,
         lambda: kms.generate_random(32),
     ):
         with pytest.raises(KmsError, match="without CiphertextForRecipient"):
@@ -228,29 +246,45 @@ def test_an_answer_without_ciphertext_for_recipient_is_refused(state_dir: Path, 
 
 
 def test_generate_data_key_without_a_ciphertext_blob_is_refused(state_dir: Path, double: _Double) -> None:
-    double.answer = {"CiphertextForRecipient": b64(b"0\x80cms"), "KeyId": "k"}
-    kms = attested_kms(state_dir, double_url(double))
+    double.answer = {"CiphertextForRecipient": b64(b"0\x80cms"), "KeyId": DOUBLE_KEY_ARN}
+    kms = attested_kms(state_dir, double_url(double), DOUBLE_KEY_ARN)
     with pytest.raises(KmsError, match="without CiphertextBlob"):
-        kms.generate_data_key("k", CONTEXT)
+        kms.generate_data_key()
 
 
 def test_a_ciphertext_for_recipient_that_is_not_cms_is_a_kms_error(state_dir: Path, double: _Double) -> None:
-    double.answer = {"CiphertextForRecipient": b64(b"not cms at all"), "KeyId": "k"}
-    kms = attested_kms(state_dir, double_url(double))
+    double.answer = {"CiphertextForRecipient": b64(b"not cms at all"), "KeyId": DOUBLE_KEY_ARN}
+    kms = attested_kms(state_dir, double_url(double), DOUBLE_KEY_ARN)
     with pytest.raises(KmsError):
-        kms.decrypt(b"blob", CONTEXT)
+        kms.decrypt_data_key(b"blob")
 
 
 def test_without_credentials_nothing_is_sent(
     state_dir: Path, url: str, named_key: str, double: _Double
 ) -> None:
     for endpoint in (url, double_url(double)):
-        kms = attested_kms(state_dir, endpoint, credentials=False)
+        kms = attested_kms(state_dir, endpoint, named_key, credentials=False)
         assert not kms.configured
         with pytest.raises(KmsError, match="no KMS credentials"):
-            kms.generate_data_key(named_key, CONTEXT)
+            kms.generate_data_key()
         with pytest.raises(KmsError, match="no KMS credentials"):
-            kms.decrypt(b"blob", CONTEXT)
+            kms.decrypt_data_key(b"blob")
         with pytest.raises(KmsError, match="no KMS credentials"):
             kms.generate_random(8)
     assert double.requests == []
+
+
+def test_an_answer_from_another_key_than_the_pinned_one_is_refused(state_dir: Path, double: _Double) -> None:
+    other = DOUBLE_KEY_ARN.replace("0000-4000", "1111-4000")
+    double.answer = {
+        "CiphertextForRecipient": b64(b"0\x80cms"),
+        "CiphertextBlob": b64(b"blob"),
+        "KeyId": other,
+    }
+    kms = attested_kms(state_dir, double_url(double), DOUBLE_KEY_ARN)
+    for call in (kms.generate_data_key, lambda: kms.decrypt_data_key(b"blob")):
+        with pytest.raises(KmsError, match="another key than the pinned"):
+            call()
+    for _, body in double.requests:  # every request named the pinned key and the data-key context
+        assert body["KeyId"] == DOUBLE_KEY_ARN
+        assert body["EncryptionContext"] == DATA_KEY_CONTEXT

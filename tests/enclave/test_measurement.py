@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -107,6 +108,22 @@ def test_config_values_must_be_str_int_or_bool(value: object) -> None:
     assert caught.value.field == "bad"
 
 
+RUNTIME = ("cryptography", "cbor2", "asn1crypto", "boto3", "botocore", "coincurve", "pycryptodome")
+
+
+def installed_files(name: str) -> list[object]:
+    """A distribution's files as its RECORD lists them (bytecode caches aside), hashed: read independently."""
+    distribution = metadata.distribution(name)
+    record = distribution.read_text("RECORD") or ""
+    site = Path(str(distribution.locate_file("")))
+    files = []
+    for row in csv.reader(record.splitlines()):
+        path = site / row[0]
+        if "__pycache__" not in path.parts and path.suffix != ".pyc" and path.is_file():
+            files.append([row[0], sha384(path.read_bytes())])
+    return [name, distribution.version, sorted(files)]
+
+
 def test_the_pcrs_follow_the_documented_formula(tree: Path) -> None:
     # Recompute the manifests independently: walk the tree with os.walk and hash every file.
     expected_files = []
@@ -122,12 +139,13 @@ def test_the_pcrs_follow_the_documented_formula(tree: Path) -> None:
     expected_files.sort()
     config_json = '{"debug_logging":false,"kms_key_id":"alias/nitro-wallet","port":5000}'
     application = cbor2.dumps(["nitro-wallet application v1", expected_files, config_json])
-    versions = [
-        [name, metadata.version(name)]
-        for name in ("cryptography", "cbor2", "asn1crypto", "boto3", "botocore")
-    ]
     runtime = cbor2.dumps(
-        ["nitro-wallet runtime v1", platform.python_implementation(), platform.python_version(), versions]
+        [
+            "nitro-wallet runtime v2",
+            platform.python_implementation(),
+            platform.python_version(),
+            [installed_files(name) for name in RUNTIME],
+        ]
     )
     assert measurement.application_manifest(CONFIG, tree) == application
     assert measurement.runtime_manifest() == runtime

@@ -19,9 +19,12 @@ from nitro_wallet.host.key_policy import (
     LOCAL_ACCOUNT,
     ZERO_PCR,
     KeyPolicyError,
+    admin_policy,
     key_policy,
 )
+from nitro_wallet.kms_emulator import principals
 from nitro_wallet.kms_emulator.policy import Decision, RequestContext, evaluate, parse_policy
+from nitro_wallet.wire.methods import DATA_KEY_CONTEXT
 
 PCR0 = hashlib.sha384(b"an enclave image").hexdigest()
 PCR0_OTHER = hashlib.sha384(b"another enclave image").hexdigest()
@@ -66,6 +69,7 @@ def decide(
     action: str,
     principal: str = DEFAULT_ENCLAVE_PRINCIPAL,
     pcrs: Mapping[int, str] | None = None,
+    context: Mapping[str, str] | None = None,
 ) -> Decision:
     """Evaluate a generated policy as the emulator would: through JSON text, like KMS receives it."""
     parsed = parse_policy(json.dumps(policy))
@@ -77,7 +81,7 @@ def decide(
             principal_arn=principal,
             account_id=LOCAL_ACCOUNT,
             attestation_pcrs=attestation,
-            encryption_context={},
+            encryption_context=dict(context or {}),
         ),
     )
 
@@ -176,7 +180,12 @@ def test_key_generator_cannot_decrypt_even_from_an_attested_enclave(action: str)
 
 def test_without_encrypt_principal_nobody_may_encrypt() -> None:
     policy = key_policy(pcr0=PCR0, encrypt_principal=None)
-    assert len(policy["Statement"]) == 3
+    assert [statement["Sid"] for statement in policy["Statement"]] == [
+        "KeyAdministration",
+        "AttestedEnclaveUse",
+        "EnclaveDescribeKey",
+        "DataKeysAreOnlyGeneratedForTheEnclave",
+    ]
     for principal in (DEFAULT_GENERATOR_PRINCIPAL, DEFAULT_ENCLAVE_PRINCIPAL, DEFAULT_ADMIN_PRINCIPAL):
         assert decide(policy, "kms:Encrypt", principal) is Decision.IMPLICIT_DENY
 
@@ -190,7 +199,7 @@ def test_any_other_principal_gets_nothing(principal: str, action: str) -> None:
 def test_custom_principals_are_used() -> None:
     decrypt = "arn:aws:iam::123456789012:role/path/signer"
     encrypt = "arn:aws:iam::123456789012:role/generator"
-    admin = "arn:aws:iam::123456789012:root"
+    admin = "arn:aws:iam::123456789012:user/key-admin"
     policy = key_policy(
         pcr0=PCR0, decrypt_principal=decrypt, encrypt_principal=encrypt, admin_principal=admin
     )
@@ -216,7 +225,7 @@ def test_generated_policy_survives_parse_policy() -> None:
 def test_statements_and_their_conditions() -> None:
     policy = key_policy(pcr0=PCR0, pcrs={8: PCR8, 4: PCR8_OTHER})
     assert policy["Version"] == "2012-10-17"
-    admin, attested, describe, generator = policy["Statement"]
+    admin, attested, describe, generator, no_supplied_data_keys = policy["Statement"]
     assert admin["Principal"] == {"AWS": DEFAULT_ADMIN_PRINCIPAL}
     assert attested["Action"] == ["kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateRandom"]
     assert attested["Condition"] == {
@@ -234,9 +243,50 @@ def test_statements_and_their_conditions() -> None:
         "Resource": "*",
     }
     assert generator["Principal"] == {"AWS": DEFAULT_GENERATOR_PRINCIPAL}
-    assert all(
-        statement["Effect"] == "Allow" and statement["Resource"] == "*" for statement in policy["Statement"]
+    assert no_supplied_data_keys["Effect"] == "Deny"
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"][:-1])
+    assert all(statement["Resource"] == "*" for statement in policy["Statement"])
+
+
+@pytest.mark.parametrize("principal", [DEFAULT_GENERATOR_PRINCIPAL, DEFAULT_ENCLAVE_PRINCIPAL, STRANGER])
+@pytest.mark.parametrize("action", ["kms:Encrypt", "kms:ReEncryptTo", "kms:ReEncryptFrom"])
+def test_nobody_may_supply_a_data_key(principal: str, action: str) -> None:
+    """Under the data-key context, Encrypt and ReEncrypt are denied to everyone, the generator included."""
+    policy = key_policy(pcr0=PCR0)
+    context = dict(DATA_KEY_CONTEXT)
+    assert decide(policy, action, principal, pcrs={0: PCR0}, context=context) is Decision.EXPLICIT_DENY
+    assert decide(admin_policy(), action, principal, context=context) is Decision.EXPLICIT_DENY
+
+
+def test_the_generator_still_encrypts_outside_the_data_key_context() -> None:
+    policy = key_policy(pcr0=PCR0)
+    assert decide(policy, "kms:Encrypt", DEFAULT_GENERATOR_PRINCIPAL) is Decision.ALLOW
+    assert (
+        decide(policy, "kms:Encrypt", DEFAULT_GENERATOR_PRINCIPAL, context={"other": "x"}) is Decision.ALLOW
     )
+
+
+def test_the_enclave_still_generates_data_keys_when_attested() -> None:
+    policy = key_policy(pcr0=PCR0)
+    context = dict(DATA_KEY_CONTEXT)
+    assert decide(policy, "kms:GenerateDataKey", pcrs={0: PCR0}, context=context) is Decision.ALLOW
+    assert decide(policy, "kms:GenerateDataKey", context=context) is Decision.IMPLICIT_DENY
+
+
+def test_admin_policy_lets_the_admin_install_the_real_policy_and_nobody_use_the_key() -> None:
+    policy = admin_policy()
+    assert decide(policy, "kms:PutKeyPolicy", DEFAULT_ADMIN_PRINCIPAL) is Decision.ALLOW
+    for principal in (DEFAULT_ADMIN_PRINCIPAL, DEFAULT_ENCLAVE_PRINCIPAL, DEFAULT_GENERATOR_PRINCIPAL):
+        for action in CRYPTO_ACTIONS:
+            assert decide(policy, action, principal, pcrs={0: PCR0}) is not Decision.ALLOW
+
+
+@pytest.mark.parametrize("admin", [f"arn:aws:iam::{LOCAL_ACCOUNT}:root", "arn:aws:iam::123456789012:root"])
+def test_the_account_root_may_not_administer(admin: str) -> None:
+    """Root delegates to IAM: a role allowed PutKeyPolicy (the host's) could rewrite the policy."""
+    with pytest.raises(KeyPolicyError, match="account root") as refused:
+        key_policy(pcr0=PCR0, admin_principal=admin)
+    assert refused.value.field == "admin_principal"
 
 
 def test_debug_warning_says_what_it_permits() -> None:
@@ -294,3 +344,13 @@ def test_debug_policy_may_pin_pcrs_a_debug_enclave_still_reports() -> None:
     policy = key_policy(pcr0=ZERO_PCR, debug=True, pcrs={1: ZERO_PCR, 3: pcr3})
     assert decide(policy, "kms:Decrypt", pcrs={0: ZERO_PCR, 1: ZERO_PCR, 3: pcr3}) is Decision.ALLOW
     assert decide(policy, "kms:Decrypt", pcrs={0: ZERO_PCR, 1: ZERO_PCR, 3: PCR8}) is Decision.IMPLICIT_DENY
+
+
+def test_default_principals_are_the_emulators() -> None:
+    """The generator's defaults name the principals the local KMS emulator creates (two lists, one truth)."""
+    assert principals.LOCAL_ACCOUNT == LOCAL_ACCOUNT
+    assert principals.PROFILES == {
+        "default": DEFAULT_ADMIN_PRINCIPAL,
+        "enclave": DEFAULT_ENCLAVE_PRINCIPAL,
+        "generator": DEFAULT_GENERATOR_PRINCIPAL,
+    }

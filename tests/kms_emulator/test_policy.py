@@ -82,7 +82,7 @@ def test_parse_gives_typed_statements() -> None:
                     "Effect": "Deny",
                     "Principal": {"AWS": [ENCLAVE, ACCOUNT]},
                     "Action": ["kms:Decrypt", "kms:Describe*"],
-                    "Resource": [f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+                    "Resource": ["*"],
                     "Condition": {"StringEqualsIgnoreCase": {"kms:RecipientAttestation:PCR8": PCR8.hex()}},
                 },
             }
@@ -393,7 +393,11 @@ MALFORMED: list[tuple[Any, str]] = [
     (good(Resource=None), "Statement[0].Resource: is required"),
     (
         good(Resource="arn:aws:s3:::bucket"),
-        "Statement[0].Resource: 'arn:aws:s3:::bucket' is not '*' or a KMS",
+        "Statement[0].Resource: 'arn:aws:s3:::bucket': key policies name their key as '*'",
+    ),
+    (
+        good(Resource=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        "key policies name their key as '*'",
     ),
     (with_condition({}), "Statement[0].Condition: must be a non-empty object"),
     (with_condition([]), "Statement[0].Condition: must be a non-empty object"),

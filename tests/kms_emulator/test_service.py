@@ -750,3 +750,14 @@ def test_the_listening_socket_disables_nagle_for_its_connections() -> None:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("context", ['{"\\ud800": "v"}', '{"k": "\\udfff"}'])
+def test_a_context_that_is_not_unicode_is_a_client_error(
+    state_dir: Path, url: str, admin: Any, context: str
+) -> None:
+    key_id = new_key(admin)
+    body = f'{{"KeyId": "{key_id}", "Plaintext": "eA==", "EncryptionContext": {context}}}'.encode()
+    response = signed(state_dir, url, body, "TrentService.Encrypt")
+    assert response.status_code == 400
+    assert response.json()["__type"] == "SerializationException"

@@ -7,9 +7,9 @@ stderr goes to a log file that a failure message quotes.
 from __future__ import annotations
 
 import configparser
-import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +18,13 @@ from typing import Any
 
 import boto3
 
+from nitro_wallet.enclave import measurement
+from nitro_wallet.stack import launch
+
 STOP_TIMEOUT_SECONDS = 15
+# One private bytecode cache for every enclave this test session starts (as `up` keeps one per state dir).
+BYTECODE_CACHE = Path(tempfile.mkdtemp(prefix="nitro-wallet-test-enclave-pyc-"))
+REGION = "us-east-1"
 
 
 @dataclass
@@ -62,28 +68,38 @@ def kms_emulator(state_dir: Path, *extra: str) -> Iterator[str]:
         running.stop()
 
 
-def enclave_argv(listen: str, state_dir: Path, kms_endpoint: str, *, debug: bool = False) -> list[str]:
-    argv = [sys.executable, "-m", "nitro_wallet.enclave", "--listen", listen, "--nsm", "emulated"]
-    argv += ["--state-dir", str(state_dir), "--kms-endpoint", kms_endpoint, "--kms-region", "us-east-1"]
-    return [*argv, "--debug-mode"] if debug else argv
+def image(kms_endpoint: str, kms_key_arn: str) -> dict[str, str]:
+    return measurement.image_config(kms_endpoint=kms_endpoint, kms_region=REGION, kms_key_arn=kms_key_arn)
 
 
 @contextmanager
 def enclave(
     state_dir: Path,
     kms_endpoint: str,
+    kms_key_arn: str,
     *,
     debug: bool = False,
-    python_path: Path | None = None,
+    source: Path | None = None,
     name: str = "enclave",
 ) -> Iterator[str]:
-    """Run the enclave process on a Unix socket; yields its address. `python_path`: another source tree."""
+    """Run the enclave process on a Unix socket as `nitro-wallet up` does; yields its address.
+
+    `source` runs the enclave from another copy of the source tree (a "rebuilt image"): the interpreter
+    stays isolated, the copy is put first on sys.path explicitly.
+    """
     listen = f"unix:{state_dir / (name + '.sock')}"
-    env = dict(os.environ)
-    if python_path is not None:
-        env["PYTHONPATH"] = str(python_path)
-    argv = enclave_argv(listen, state_dir, kms_endpoint, debug=debug)
-    running = start(argv, "enclave listening on", state_dir / f"{name}.log", env=env)
+    config = image(kms_endpoint, kms_key_arn)
+    argv = launch.enclave_argv(
+        listen, config, bytecode_cache=BYTECODE_CACHE, state_dir=state_dir, debug=debug
+    )
+    if source is not None:
+        module = argv.index("-m")
+        bootstrap = (
+            f"import runpy, sys; sys.path.insert(0, {str(source)!r}); "
+            f"runpy.run_module({launch.ENCLAVE_MODULE!r}, run_name='__main__')"
+        )
+        argv = [*argv[:module], "-c", bootstrap, *argv[module + 2 :]]
+    running = start(argv, "enclave listening on", state_dir / f"{name}.log")
     try:
         yield listen
     finally:
@@ -106,7 +122,7 @@ def kms_client(state_dir: Path, url: str, name: str = "default") -> Any:
     return boto3.session.Session().client(
         "kms",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name=REGION,
         aws_access_key_id=keys["access_key_id"],
         aws_secret_access_key=keys["secret_access_key"],
     )

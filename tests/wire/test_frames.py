@@ -16,8 +16,8 @@ from nitro_wallet.wire.frames import (
 )
 
 
-def test_max_frame_bytes_is_four_mebibytes() -> None:
-    assert MAX_FRAME_BYTES == 4 * 1024 * 1024
+def test_max_frame_bytes_is_one_mebibyte() -> None:
+    assert MAX_FRAME_BYTES == 1024 * 1024
     assert HEADER.size == 4
 
 
@@ -37,7 +37,7 @@ def test_body_of_exactly_max_frame_bytes_is_framed() -> None:
 
 
 def test_body_one_byte_over_is_refused() -> None:
-    with pytest.raises(FrameTooLarge, match="4194305 bytes exceeds MAX_FRAME_BYTES"):
+    with pytest.raises(FrameTooLarge, match=f"{MAX_FRAME_BYTES + 1} bytes exceeds MAX_FRAME_BYTES"):
         encode_frame(b"\x00" * (MAX_FRAME_BYTES + 1))
 
 

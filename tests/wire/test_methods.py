@@ -11,14 +11,14 @@ from nitro_wallet.wire.errors import BadRequest
 
 
 def test_round_trip() -> None:
-    params = methods.DataKeyLoadParams(ciphertext_blob=b"\x01" * 40, encryption_context={"purpose": "wallet"})
+    params = methods.DataKeyLoadParams(ciphertext_blob=b"\x01" * 40)
     assert methods.DataKeyLoadParams.parse(params.to_wire()) == params
 
 
 def test_defaults_apply_when_optional_fields_are_absent() -> None:
     parsed = methods.AttestParams.parse({"nonce": b"n"})
     assert parsed.user_data is None
-    assert methods.DataKeyGenerateParams.parse({"kms_key_id": "alias/x"}).encryption_context == {}
+    assert methods.DataKeyGenerateParams.parse({}) == methods.DataKeyGenerateParams()
 
 
 @pytest.mark.parametrize(
@@ -83,20 +83,6 @@ def test_ciphertext_blob_bound() -> None:
     methods.DataKeyLoadParams(ciphertext_blob=b"c" * methods.MAX_CIPHERTEXT_BLOB_BYTES)
     with pytest.raises(BadRequest, match="ciphertext_blob"):
         methods.DataKeyLoadParams(ciphertext_blob=b"c" * (methods.MAX_CIPHERTEXT_BLOB_BYTES + 1))
-
-
-def test_encryption_context_bound() -> None:
-    context = {f"k{i}": "v" for i in range(methods.MAX_CONTEXT_PAIRS)}
-    methods.DataKeyGenerateParams(kms_key_id="k", encryption_context=context)
-    with pytest.raises(BadRequest, match="encryption_context"):
-        methods.DataKeyGenerateParams(kms_key_id="k", encryption_context={**context, "one-more": "v"})
-
-
-def test_kms_key_id_bound() -> None:
-    methods.DataKeyGenerateParams(kms_key_id="k" * methods.MAX_KMS_KEY_ID_CHARS)
-    for bad in ("", "k" * (methods.MAX_KMS_KEY_ID_CHARS + 1)):
-        with pytest.raises(BadRequest, match="kms_key_id"):
-            methods.DataKeyGenerateParams(kms_key_id=bad)
 
 
 def test_credentials_never_print_the_secret() -> None:

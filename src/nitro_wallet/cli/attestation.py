@@ -53,7 +53,9 @@ def _pcr_expectation(text: str) -> tuple[int, bytes]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N=HEX, got {text!r}") from None
     if not sep or number not in document.PCR_INDEXES or len(digest) not in document.PCR_LENGTHS:
-        raise argparse.ArgumentTypeError(f"expected N=HEX with N in 0..31 and 48 bytes of hex, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected N=HEX with N in 0..31 and 32, 48 or 64 bytes of hex, got {text!r}"
+        )
     return number, digest
 
 

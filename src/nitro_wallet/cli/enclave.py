@@ -21,6 +21,7 @@ from nitro_wallet.cli import options
 from nitro_wallet.enclave import measurement
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient
+from nitro_wallet.stack import launch
 from nitro_wallet.wire.errors import NitroWalletError
 
 DEFAULT_REGION = "us-east-1"
@@ -64,20 +65,33 @@ def _add_image_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kms-region", default=DEFAULT_REGION, help="measured: the KMS region (default: %(default)s)"
     )
+    parser.add_argument(
+        "--kms-key-arn", required=True, metavar="ARN", help="measured: the KMS key that wraps data keys"
+    )
+
+
+def image_config(args: argparse.Namespace) -> dict[str, str]:
+    """The enclave image's measured configuration, as `python -m nitro_wallet.enclave` builds it."""
+    return measurement.image_config(
+        kms_endpoint=args.kms_endpoint, kms_region=args.kms_region, kms_key_arn=args.kms_key_arn
+    )
 
 
 def run_enclave(args: argparse.Namespace) -> int:
-    argv = [sys.executable, "-m", "nitro_wallet.enclave", "--listen", args.listen, "--nsm", args.nsm]
-    argv += ["--kms-endpoint", args.kms_endpoint, "--kms-region", args.kms_region]
-    if args.nsm == "emulated":
-        argv += ["--state-dir", str(options.state_dir(args))]
-    if args.debug_mode:
-        argv.append("--debug-mode")
+    state_dir = options.state_dir(args)
+    argv = launch.enclave_argv(
+        args.listen,
+        image_config(args),
+        bytecode_cache=state_dir / launch.BYTECODE_CACHE,
+        nsm=args.nsm,
+        state_dir=state_dir if args.nsm == "emulated" else None,
+        debug=args.debug_mode,
+    )
     os.execv(sys.executable, argv)  # noqa: S606 - a fixed interpreter and our own module
 
 
 def run_measure(args: argparse.Namespace) -> int:
-    measured = measurement.measure({"kms_endpoint": args.kms_endpoint, "kms_region": args.kms_region})
+    measured = measurement.measure(image_config(args))
     print(json.dumps({"Measurements": {"HashAlgorithm": "Sha384 { ... }", **measured.hex()}}, indent=2))
     return options.EXIT_OK
 

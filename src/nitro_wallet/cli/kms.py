@@ -85,6 +85,9 @@ def _register_key_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="with --local-enclave: the image's KMS region (default: %(default)s)",
     )
     command.add_argument(
+        "--kms-key-arn", metavar="ARN", help="with --local-enclave: the KMS key the image is configured with"
+    )
+    command.add_argument(
         "--pcr",
         action="append",
         default=[],
@@ -148,7 +151,14 @@ def run_key_policy(args: argparse.Namespace) -> int:
 def _local_pcr0(args: argparse.Namespace) -> str | None:
     if args.local_enclave is None:
         return None
-    return measurement.measure({"kms_endpoint": args.local_enclave, "kms_region": args.kms_region}).pcr0.hex()
+    if args.kms_key_arn is None:
+        raise key_policy.KeyPolicyError(
+            "--local-enclave needs --kms-key-arn (the image names its key)", field="pcr0"
+        )
+    config = measurement.image_config(
+        kms_endpoint=args.local_enclave, kms_region=args.kms_region, kms_key_arn=args.kms_key_arn
+    )
+    return measurement.measure(config).pcr0.hex()
 
 
 def _option(field: str) -> str:

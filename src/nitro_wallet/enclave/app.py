@@ -75,11 +75,11 @@ class EnclaveApp:
         return methods.Empty()
 
     async def generate_data_key(self, params: methods.DataKeyGenerateParams) -> methods.DataKeyResult:
-        info = await asyncio.to_thread(self.data_keys.generate, params.kms_key_id, params.encryption_context)
+        info = await asyncio.to_thread(self.data_keys.generate)
         return _data_key_result(info)
 
     async def load_data_key(self, params: methods.DataKeyLoadParams) -> methods.DataKeyResult:
-        info = await asyncio.to_thread(self.data_keys.load, params.ciphertext_blob, params.encryption_context)
+        info = await asyncio.to_thread(self.data_keys.load, params.ciphertext_blob)
         return _data_key_result(info)
 
 

@@ -75,13 +75,19 @@ class _Identity:
 
 
 def decrypt_enveloped_data(
-    data: bytes, private_key: rsa.RSAPrivateKey, *, certificate: x509.Certificate | None = None
+    data: bytes,
+    private_key: rsa.RSAPrivateKey,
+    *,
+    certificate: x509.Certificate | None = None,
+    expected_length: int | None = None,
 ) -> bytes:
     """Return the plaintext of a CiphertextForRecipient addressed to `private_key`.
 
     Our recipient is the ktri whose subjectKeyIdentifier is SHA-256 of our SubjectPublicKeyInfo (what
     KMS uses), SHA-1 of our public key bits (RFC 5280 method 1) or `certificate`'s SKI extension; or
     whose issuerAndSerialNumber names `certificate`. Other recipients are never tried.
+    With `expected_length`, a plaintext of any other length fails exactly like bad padding: a caller that
+    reported it differently would turn this function into a padding oracle.
     Raises KmsError for anything else.
     """
     if len(data) > MAX_ENVELOPED_DATA_BYTES:
@@ -98,7 +104,10 @@ def decrypt_enveloped_data(
         )
     iv, encrypted_content = _checked_content(envelope)
     content_key = _unwrap(recipient.encrypted_key, private_key)
-    return _decrypt_content(content_key, iv, encrypted_content)
+    plaintext = _decrypt_content(content_key, iv, encrypted_content)
+    if expected_length is not None and len(plaintext) != expected_length:
+        raise KmsError(UNDECRYPTABLE, field=_FIELD)
+    return plaintext
 
 
 def _identity(private_key: rsa.RSAPrivateKey, certificate: x509.Certificate | None) -> _Identity:

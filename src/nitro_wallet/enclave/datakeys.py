@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from nitro_wallet.enclave.kms import AttestedKms
-from nitro_wallet.wire.errors import BadRequest
+from nitro_wallet.enclave.kms import DATA_KEY_BYTES, AttestedKms
+from nitro_wallet.wire.errors import NotFound
 
-DATA_KEY_BYTES = 32
+__all__ = ["DATA_KEY_BYTES", "DataKeyInfo", "DataKeyRing", "check_value", "key_ref"]
+
 KEY_REF_HEX_CHARS = 32
 CHECK_VALUE_LABEL = b"nitro-wallet data key check value"
 CHECK_VALUE_BYTES = 8
@@ -51,18 +51,22 @@ class DataKeyRing:
         return len(self._keys)
 
     def _keep(self, blob: bytes, data_key: bytes) -> DataKeyInfo:
-        if len(data_key) != DATA_KEY_BYTES:
-            raise BadRequest(
-                f"ciphertext_blob does not hold a {DATA_KEY_BYTES * 8}-bit data key", field="ciphertext_blob"
-            )
         ref = key_ref(blob)
         with self._lock:
             self._keys[ref] = data_key
         return DataKeyInfo(blob, ref, check_value(data_key))
 
-    def generate(self, kms_key_id: str, encryption_context: Mapping[str, str]) -> DataKeyInfo:
-        blob, data_key = self._kms.generate_data_key(kms_key_id, encryption_context)
+    def generate(self) -> DataKeyInfo:
+        blob, data_key = self._kms.generate_data_key()
         return self._keep(blob, data_key)
 
-    def load(self, ciphertext_blob: bytes, encryption_context: Mapping[str, str]) -> DataKeyInfo:
-        return self._keep(ciphertext_blob, self._kms.decrypt(ciphertext_blob, encryption_context))
+    def load(self, ciphertext_blob: bytes) -> DataKeyInfo:
+        return self._keep(ciphertext_blob, self._kms.decrypt_data_key(ciphertext_blob))
+
+    def get(self, ref: str) -> bytes:
+        """A held data key, for the keyring's sealing only."""
+        with self._lock:
+            found = self._keys.get(ref)
+        if found is None:
+            raise NotFound(f"the enclave holds no data key {ref!r}: load it first", field="data_key_ref")
+        return found

@@ -6,13 +6,15 @@ GenerateRandom. KMS answers with `CiphertextForRecipient` (CMS to that key) inst
 host that relays the traffic only ever sees ciphertext. An answer that carries plaintext anyway is refused:
 it has been in the clear outside the enclave.
 
-The endpoint is part of the enclave's measured configuration, never chosen by the host at run time.
+The endpoint and the KMS key are part of the enclave's measured configuration, never chosen by the host at
+run time: every call names the pinned key and every answer must come from it, and data keys always carry
+the fixed `DATA_KEY_CONTEXT`, under which key policies deny Encrypt and ReEncrypt. So the host can neither
+plant a data key it knows (Encrypt something, or use a key it controls) nor learn the one KMS released.
 Credentials (the parent instance's role) come from the host; they authenticate, they do not protect.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +28,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from nitro_wallet.enclave.cms import decrypt_enveloped_data
 from nitro_wallet.enclave.nsm.client import Nsm
 from nitro_wallet.wire.errors import KmsDenied, KmsError
+from nitro_wallet.wire.methods import DATA_KEY_CONTEXT
 
 RECIPIENT_ALGORITHM = "RSAES_OAEP_SHA_256"
 RECIPIENT_KEY_BITS = 2048
 DATA_KEY_SPEC = "AES_256"
-DENIAL_CODES = frozenset({"AccessDeniedException", "ValidationException"})
+DATA_KEY_BYTES = 32
+DENIAL_CODE = "AccessDeniedException"
 CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=15,
@@ -52,19 +56,19 @@ class KmsCredentials:
 class AttestedKms:
     """The enclave's KMS client. Plaintext from KMS exists only in the values these methods return."""
 
-    def __init__(self, nsm: Nsm, *, endpoint_url: str, region: str) -> None:
+    def __init__(self, nsm: Nsm, *, endpoint_url: str, region: str, key_arn: str) -> None:
         self._nsm = nsm
         self._endpoint_url = endpoint_url
         self._region = region
+        self._key_arn = key_arn
         self._recipient_key = rsa.generate_private_key(public_exponent=65537, key_size=RECIPIENT_KEY_BITS)
         self._public_der = self._recipient_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        self._lock = threading.Lock()
         self._client: Any = None
 
     def __repr__(self) -> str:
-        return f"AttestedKms(endpoint_url={self._endpoint_url!r}, region={self._region!r})"
+        return f"AttestedKms(endpoint_url={self._endpoint_url!r}, key_arn={self._key_arn!r})"
 
     @property
     def configured(self) -> bool:
@@ -80,8 +84,7 @@ class AttestedKms:
             aws_session_token=credentials.session_token,
             config=CLIENT_CONFIG,
         )
-        with self._lock:
-            self._client = client
+        self._client = client  # one reference assignment: atomic
 
     def _recipient(self) -> dict[str, Any]:
         document = self._nsm.attestation(public_key=self._public_der)
@@ -96,13 +99,13 @@ class AttestedKms:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             message = exc.response.get("Error", {}).get("Message", "")
-            error = KmsDenied if code in DENIAL_CODES else KmsError
+            error = KmsDenied if code == DENIAL_CODE else KmsError
             raise error(f"KMS refused {operation}: {code}: {message}") from None
         except BotoCoreError as exc:
             raise KmsError(f"KMS unreachable for {operation}: {type(exc).__name__}") from None
         return answer
 
-    def _unwrap(self, operation: str, answer: Mapping[str, Any]) -> bytes:
+    def _unwrap(self, operation: str, answer: Mapping[str, Any], expected_length: int) -> bytes:
         if answer.get("Plaintext"):
             raise KmsError(
                 f"KMS answered {operation} with plaintext despite the Recipient: refusing to use it"
@@ -110,26 +113,33 @@ class AttestedKms:
         wrapped = answer.get("CiphertextForRecipient")
         if not isinstance(wrapped, bytes):
             raise KmsError(f"KMS answered {operation} without CiphertextForRecipient")
-        return decrypt_enveloped_data(wrapped, self._recipient_key)
+        return decrypt_enveloped_data(wrapped, self._recipient_key, expected_length=expected_length)
 
-    def decrypt(self, ciphertext_blob: bytes, encryption_context: Mapping[str, str]) -> bytes:
-        answer = self._call(
-            "decrypt", CiphertextBlob=ciphertext_blob, EncryptionContext=dict(encryption_context)
-        )
-        return self._unwrap("Decrypt", answer)
+    def _from_pinned_key(self, operation: str, answer: Mapping[str, Any]) -> None:
+        if answer.get("KeyId") != self._key_arn:
+            raise KmsError(f"KMS answered {operation} with another key than the pinned {self._key_arn}")
 
-    def generate_data_key(self, key_id: str, encryption_context: Mapping[str, str]) -> tuple[bytes, bytes]:
-        """A new 256-bit data key: (its KMS ciphertext blob for storage, the key itself)."""
+    def generate_data_key(self) -> tuple[bytes, bytes]:
+        """A new 256-bit data key under the pinned KMS key: (its KMS ciphertext blob, the key itself)."""
         answer = self._call(
             "generate_data_key",
-            KeyId=key_id,
+            KeyId=self._key_arn,
             KeySpec=DATA_KEY_SPEC,
-            EncryptionContext=dict(encryption_context),
+            EncryptionContext=DATA_KEY_CONTEXT,
         )
+        self._from_pinned_key("GenerateDataKey", answer)
         blob = answer.get("CiphertextBlob")
         if not isinstance(blob, bytes):
             raise KmsError("KMS answered GenerateDataKey without CiphertextBlob")
-        return blob, self._unwrap("GenerateDataKey", answer)
+        return blob, self._unwrap("GenerateDataKey", answer, DATA_KEY_BYTES)
+
+    def decrypt_data_key(self, ciphertext_blob: bytes) -> bytes:
+        """A data key from its KMS ciphertext, which must be under the pinned key and the data-key context."""
+        answer = self._call(
+            "decrypt", CiphertextBlob=ciphertext_blob, KeyId=self._key_arn, EncryptionContext=DATA_KEY_CONTEXT
+        )
+        self._from_pinned_key("Decrypt", answer)
+        return self._unwrap("Decrypt", answer, DATA_KEY_BYTES)
 
     def generate_random(self, count: int) -> bytes:
-        return self._unwrap("GenerateRandom", self._call("generate_random", NumberOfBytes=count))
+        return self._unwrap("GenerateRandom", self._call("generate_random", NumberOfBytes=count), count)

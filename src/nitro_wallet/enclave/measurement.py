@@ -16,6 +16,7 @@ source file or the config changes PCR0 and PCR2, as rebuilding an EIF would; fil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -49,7 +50,7 @@ RUNTIME_DISTRIBUTIONS = (
     "coincurve",
     "pycryptodome",
 )
-RUNTIME_TAG = "nitro-wallet runtime v1"
+RUNTIME_TAG = "nitro-wallet runtime v2"
 APPLICATION_TAG = "nitro-wallet application v1"
 
 ConfigValue = str | int | bool
@@ -74,6 +75,11 @@ class Measurement:
     def hex(self) -> dict[str, str]:
         """{"PCR0": hex, "PCR1": hex, "PCR2": hex}, as `nitro-cli describe-eif` prints them."""
         return {f"PCR{index}": value.hex() for index, value in self.pcrs().items()}
+
+
+def image_config(*, kms_endpoint: str, kms_region: str, kms_key_arn: str) -> dict[str, str]:
+    """The enclave image's configuration, measured into PCR0/PCR2 (in production, baked into the EIF)."""
+    return {"kms_endpoint": kms_endpoint, "kms_region": kms_region, "kms_key_arn": kms_key_arn}
 
 
 def extend(value: bytes, data: bytes) -> bytes:
@@ -112,14 +118,27 @@ def canonical_config(config: Mapping[str, ConfigValue]) -> bytes:
     return json.dumps(dict(config), sort_keys=True, separators=(",", ":")).encode()
 
 
+@functools.cache
 def runtime_manifest() -> bytes:
-    versions: list[list[str | None]] = []
+    """The interpreter's version and every installed file of the enclave's third-party distributions
+    (bytecode caches aside), hashed: editing a library the enclave runs changes PCR1 as a new EIF would."""
+    distributions: list[list[object]] = []
     for name in RUNTIME_DISTRIBUTIONS:
         try:
-            versions.append([name, metadata.version(name)])
+            distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            versions.append([name, None])
-    return cbor2.dumps([RUNTIME_TAG, platform.python_implementation(), platform.python_version(), versions])
+            distributions.append([name, None, []])
+            continue
+        located = [(str(entry), Path(entry.locate())) for entry in distribution.files or []]
+        files = [
+            [name, hashlib.sha384(path.read_bytes()).digest()]
+            for name, path in sorted(located)
+            if "__pycache__" not in path.parts and path.suffix != ".pyc" and path.is_file()
+        ]
+        distributions.append([name, distribution.version, files])
+    return cbor2.dumps(
+        [RUNTIME_TAG, platform.python_implementation(), platform.python_version(), distributions]
+    )
 
 
 def application_manifest(config: Mapping[str, ConfigValue], root: Path | None = None) -> bytes:

@@ -34,6 +34,7 @@ from nitro_wallet.wire.messages import Message, Request, Response, decode, encod
 from nitro_wallet.wire.messages import request_id_hint as _request_id_hint
 
 MAX_IN_FLIGHT_PER_CONNECTION = 64
+MAX_CONNECTIONS = 64  # the host keeps a handful; more is a fault or an attack, refused at accept
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -87,7 +88,7 @@ class RpcServer:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        if self._closing or task is None:
+        if self._closing or task is None or len(self._connections) >= MAX_CONNECTIONS:
             await close_stream(writer)
             return
         connection = _Connection(reader, writer, self._handler, self._max_in_flight)

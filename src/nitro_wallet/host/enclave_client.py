@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TypeVar
 
 from nitro_wallet.host.channel import EnclaveChannel
@@ -33,14 +32,10 @@ class EnclaveClient:
         params = methods.KmsCredentialsParams(access_key_id, secret_access_key, session_token)
         await self._call(params.METHOD, params, methods.Empty)
 
-    async def generate_data_key(
-        self, kms_key_id: str, encryption_context: Mapping[str, str] | None = None
-    ) -> methods.DataKeyResult:
-        params = methods.DataKeyGenerateParams(kms_key_id, dict(encryption_context or {}))
+    async def generate_data_key(self) -> methods.DataKeyResult:
+        params = methods.DataKeyGenerateParams()
         return await self._call(params.METHOD, params, methods.DataKeyResult)
 
-    async def load_data_key(
-        self, ciphertext_blob: bytes, encryption_context: Mapping[str, str] | None = None
-    ) -> methods.DataKeyResult:
-        params = methods.DataKeyLoadParams(ciphertext_blob, dict(encryption_context or {}))
+    async def load_data_key(self, ciphertext_blob: bytes) -> methods.DataKeyResult:
+        params = methods.DataKeyLoadParams(ciphertext_blob)
         return await self._call(params.METHOD, params, methods.DataKeyResult)

@@ -6,14 +6,22 @@ policies but tighter. Three kinds of principal:
 * the administrator (`admin_principal`) may manage the key and never use it: no Decrypt, Encrypt,
   ReEncrypt*, GenerateDataKey*, and no CreateGrant either (a grant carries no attestation condition, so it
   would be a quiet way around one). An administrator who may PutKeyPolicy can still rewrite this policy:
-  that is AWS's model, so keep the administrator a person, never a role the host instance can assume
-  (naming the account root delegates the choice to the account's IAM policies, AWS's default);
+  that is AWS's model, so keep the administrator a person, never a role the host instance can assume,
+  and never the account root (which delegates to IAM: any role IAM lets PutKeyPolicy, the enclave's
+  included, could then rewrite the policy and decrypt without attestation);
 * the enclave's principal (`decrypt_principal`, the role whose credentials sign the enclave's KMS
   requests) may Decrypt, GenerateDataKey and GenerateRandom only with a valid attestation document whose
   PCR0 (`kms:RecipientAttestation:ImageSha384`) and any further PCRs equal the given values, and may
   DescribeKey;
 * the key generator (`encrypt_principal`, optional) may Encrypt and GenerateDataKeyWithoutPlaintext:
   it can wrap keys, never unwrap them.
+
+Whatever the principals, nobody may Encrypt or ReEncrypt under the data-key encryption context
+(`wire.methods.DATA_KEY_CONTEXT`): the enclave's data keys come only from attested GenerateDataKey calls,
+so no one can plant a data key they know.
+
+`admin_policy()` is the policy of a key created before its enclave's measurement exists (the measurement
+names the key): it lets the administrator install the real policy and nothing else.
 
 Debug-mode enclaves report an all-zero PCR0 (and PCR1, PCR2) whatever code they run, so a policy that
 accepts the zero PCR0 trusts every debug-mode enclave: it is only built with `debug=True`, and the
@@ -25,6 +33,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from nitro_wallet.wire.methods import DATA_KEY_CONTEXT
 
 ZERO_PCR = "0" * 96
 LOCAL_ACCOUNT = "111122223333"
@@ -58,6 +68,7 @@ ADMIN_ACTIONS = (
 )
 ATTESTED_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateRandom")
 ENCRYPT_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey")
+DATA_KEY_DENIED_ACTIONS = ("kms:Encrypt", "kms:ReEncrypt*")
 
 DEBUG_POLICY_WARNING = """\
 !!! WARNING: DEBUG-MODE KMS KEY POLICY -- NEVER USE IT FOR REAL KEYS !!!
@@ -102,6 +113,12 @@ def key_policy(
     ):
         if principal is not None:
             _check_principal(principal, field)
+    if admin_principal.endswith(":root"):
+        raise KeyPolicyError(
+            "must not be the account root: it delegates to IAM, so any role allowed kms:PutKeyPolicy (the "
+            "enclave's included) could rewrite the policy and decrypt without attestation",
+            field="admin_principal",
+        )
     if admin_principal in (decrypt_principal, encrypt_principal):
         raise KeyPolicyError(
             "must differ from the decrypt and encrypt principals: the administrator may rewrite the "
@@ -121,8 +138,29 @@ def key_policy(
     ]
     if encrypt_principal is not None:
         statements.append(_statement("KeyGeneratorEncryptOnly", encrypt_principal, ENCRYPT_ACTIONS))
+    statements.append(_no_supplied_data_keys())
     policy_id = "nitro-wallet-DEBUG-MODE-key-policy-NOT-FOR-REAL-KEYS" if debug else "nitro-wallet-key-policy"
     return {"Version": POLICY_VERSION, "Id": policy_id, "Statement": statements}
+
+
+def admin_policy(admin_principal: str = DEFAULT_ADMIN_PRINCIPAL) -> dict[str, Any]:
+    """A key's policy until its enclave is measured: administration only, nobody may use the key."""
+    _check_principal(admin_principal, "admin_principal")
+    statements = [_statement("KeyAdministration", admin_principal, ADMIN_ACTIONS), _no_supplied_data_keys()]
+    return {"Version": POLICY_VERSION, "Id": "nitro-wallet-awaiting-enclave", "Statement": statements}
+
+
+def _no_supplied_data_keys() -> dict[str, Any]:
+    """Deny Encrypt and ReEncrypt under the data-key context, for everyone."""
+    context = {f"kms:EncryptionContext:{key}": value for key, value in DATA_KEY_CONTEXT.items()}
+    return {
+        "Sid": "DataKeysAreOnlyGeneratedForTheEnclave",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": list(DATA_KEY_DENIED_ACTIONS),
+        "Resource": "*",
+        "Condition": {"StringEquals": context},
+    }
 
 
 def _pcr_value(value: object, field: str) -> str:

@@ -106,6 +106,11 @@ class Input:
             raise validation(f"{name} is too large")
         if any(not k for k in value):
             raise validation(f"{name} keys must not be empty")
+        try:
+            for pair in value.items():
+                "".join(pair).encode("utf-8")
+        except UnicodeEncodeError:
+            raise serialization(f"{name} holds a string that is not valid Unicode") from None
         return dict(value)
 
     def recipient(self) -> bytes | None:

@@ -1,4 +1,5 @@
-"""The emulator's HTTP face: AWS JSON 1.1 (`X-Amz-Target: TrentService.<Operation>`) with SigV4, on loopback.
+"""The emulator's HTTP face: AWS JSON 1.1 (`X-Amz-Target: TrentService.<Operation>`) with SigV4 (on
+loopback by default).
 
 Operations run one at a time on the event loop (each is a few milliseconds of local work), so concurrent
 requests can never interleave inside an operation; every state change is one SQLite transaction.
@@ -27,6 +28,7 @@ from nitro_wallet.kms_emulator import principals
 from nitro_wallet.kms_emulator.errors import KmsException
 from nitro_wallet.kms_emulator.operations import KmsService
 from nitro_wallet.kms_emulator.store import KmsStore, Principal
+from nitro_wallet.wire.json_limits import nesting_exceeds
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "TrentService."
 SERVICE = "kms"
 MAX_BODY_BYTES = 512 * 1024  # a 256 KiB attestation document in base64 plus the rest
+MAX_JSON_DEPTH = 16  # KMS requests nest at most three levels (Recipient, EncryptionContext)
 STATE_FILE = "kms/state.sqlite3"
 EMULATOR_WARNING = (
     "KMS EMULATOR: development only. Key material is stored unencrypted in the state directory; "
@@ -106,7 +109,12 @@ class Emulator:
                     "UnknownOperationException", "X-Amz-Target must name a TrentService operation"
                 )
             try:
-                payload = json.loads(body or b"{}")
+                text = (body or b"{}").decode("utf-8")
+                if nesting_exceeds(text, MAX_JSON_DEPTH):
+                    raise KmsException(
+                        "SerializationException", f"the request nests deeper than {MAX_JSON_DEPTH}"
+                    )
+                payload = json.loads(text)
             except (ValueError, UnicodeDecodeError):
                 raise KmsException("SerializationException", "the request body is not JSON") from None
             if not isinstance(payload, dict):

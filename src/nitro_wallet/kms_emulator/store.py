@@ -99,10 +99,10 @@ class KmsStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -4,10 +4,11 @@
                                                                                 ▲
                                               this process (host) ── RPC ───────┘
 
-First run: choose ports, create the KMS key with a policy that releases it only to the local enclave's PCR0,
-and have the enclave generate its data key (KMS answers in CMS only the enclave can open); the host keeps the
-data key's KMS ciphertext. Later runs reuse all of it. The enclave's image configuration (the KMS endpoint
-it reaches, through the proxy's port) is measured, so the ports are chosen once and kept.
+First run: choose ports, create the KMS key (administration only), measure the enclave image, whose
+configuration names that key and the KMS endpoint it reaches through the proxy, then pin the key policy
+to that PCR0 and have the enclave generate its data key (KMS answers in CMS only the enclave can open);
+the host keeps the data key's KMS ciphertext. Later runs reuse all of it: since the configuration is
+measured, the ports and the key are chosen once and kept.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.host.proxy import TcpProxy, Upstream
 from nitro_wallet.kms_emulator import principals
+from nitro_wallet.stack import launch
 from nitro_wallet.stack.supervisor import ChildFailed, Supervisor
 from nitro_wallet.transport.address import TcpAddress
 from nitro_wallet.wire.errors import KmsDenied, NitroWalletError
@@ -49,7 +51,8 @@ class StackState:
     region: str
     kms_port: int
     kms_proxy_port: int
-    kms_key_id: str | None = None
+    kms_key_arn: str | None = None
+    policy_pcr0: str | None = None  # the PCR0 the key policy was pinned to
     data_key_blob: str | None = None  # base64 KMS ciphertext of the enclave's data key
 
     @classmethod
@@ -92,26 +95,36 @@ def _profile(state_dir: Path, name: str) -> dict[str, str]:
     }
 
 
-def ensure_key(state: StackState, state_dir: Path, kms_url: str, pcr0: bytes) -> str:
-    """The stack's KMS key, created on first run with a policy pinned to `pcr0`."""
+def ensure_key(state: StackState, state_dir: Path, kms_url: str) -> str:
+    """The stack's KMS key (its ARN), created on first run with an administration-only policy."""
     admin = _kms(state_dir, kms_url, state.region, "default")
-    if state.kms_key_id is None:
-        policy = json.dumps(key_policy.key_policy(pcr0=pcr0.hex()))
-        key_id: str = admin.create_key(Policy=policy, Description="nitro-wallet local stack")["KeyMetadata"][
-            "KeyId"
-        ]
-        admin.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key_id)
-        state.kms_key_id = key_id
-        state.save(state_dir)
-        print(f"created KMS key {key_id} ({KEY_ALIAS}), released only to PCR0 {pcr0.hex()[:16]}…")
-    return state.kms_key_id
+    if state.kms_key_arn is None:
+        policy = json.dumps(key_policy.admin_policy())
+        metadata = admin.create_key(Policy=policy, Description="nitro-wallet local stack")["KeyMetadata"]
+        state.kms_key_arn = str(metadata["Arn"])
+        state.save(state_dir)  # at once: an interrupted first run must not orphan the key
+    aliases = admin.list_aliases(KeyId=state.kms_key_arn)["Aliases"]
+    if KEY_ALIAS not in {alias["AliasName"] for alias in aliases}:
+        admin.create_alias(AliasName=KEY_ALIAS, TargetKeyId=state.kms_key_arn)
+    return state.kms_key_arn
+
+
+def pin_policy(state: StackState, state_dir: Path, kms_url: str, pcr0: bytes) -> None:
+    """On first run, release the key to this enclave image only. Later images need an administrator."""
+    if state.policy_pcr0 is not None:
+        return
+    admin = _kms(state_dir, kms_url, state.region, "default")
+    policy = json.dumps(key_policy.key_policy(pcr0=pcr0.hex()))
+    admin.put_key_policy(KeyId=state.kms_key_arn, PolicyName="default", Policy=policy)
+    state.policy_pcr0 = pcr0.hex()
+    state.save(state_dir)
+    print(f"KMS key {state.kms_key_arn} ({KEY_ALIAS}) released only to PCR0 {pcr0.hex()[:16]}…")
 
 
 async def bootstrap_data_key(client: EnclaveClient, state: StackState, state_dir: Path) -> str:
     """Load the enclave's data key (or generate it on first run); returns a one-line description."""
-    assert state.kms_key_id is not None
     if state.data_key_blob is None:
-        info = await client.generate_data_key(state.kms_key_id)
+        info = await client.generate_data_key()
         state.data_key_blob = base64.b64encode(info.ciphertext_blob).decode()
         state.save(state_dir)
         verb = "generated"
@@ -145,7 +158,10 @@ class LocalStack:
 
     def image_config(self) -> dict[str, str]:
         """The enclave image's measured configuration: it reaches KMS only through the host's proxy."""
-        return {"kms_endpoint": self.proxy.url, "kms_region": self.state.region}
+        assert self.state.kms_key_arn is not None
+        return measurement.image_config(
+            kms_endpoint=self.proxy.url, kms_region=self.state.region, kms_key_arn=self.state.kms_key_arn
+        )
 
     async def start_kms(self) -> None:
         argv = [
@@ -162,10 +178,12 @@ class LocalStack:
         await self.proxy.start()
 
     async def start_enclave(self) -> None:
-        argv = [sys.executable, "-m", "nitro_wallet.enclave", "--listen", self.enclave_address]
-        argv += ["--nsm", "emulated", "--state-dir", str(self.state_dir)]
-        config = self.image_config()
-        argv += ["--kms-endpoint", config["kms_endpoint"], "--kms-region", config["kms_region"]]
+        argv = launch.enclave_argv(
+            self.enclave_address,
+            self.image_config(),
+            bytecode_cache=self.state_dir / launch.BYTECODE_CACHE,
+            state_dir=self.state_dir,
+        )
         await self.supervisor.start("enclave", argv, ready="enclave listening on")
 
     async def stop(self) -> None:
@@ -184,8 +202,9 @@ async def run(state_dir: Path, *, region: str = principals.DEFAULT_REGION) -> in
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     try:
         await stack.start_kms()
+        await asyncio.to_thread(ensure_key, state, state_dir, stack.kms_url)
         pcr0 = measurement.measure(stack.image_config()).pcr0
-        await asyncio.to_thread(ensure_key, state, state_dir, stack.kms_url, pcr0)
+        await asyncio.to_thread(pin_policy, state, state_dir, stack.kms_url, pcr0)
         await stack.start_enclave()
         async with EnclaveChannel(stack.enclave_address) as channel:
             client = EnclaveClient(channel)
@@ -226,7 +245,8 @@ def _print_ready(stack: LocalStack, *, pcr0: bytes, data_key: str) -> None:
         f"""
 nitro-wallet local stack is up (state: {state_dir})
   enclave      {enclave}  (emulated NSM, PCR0 {pcr0.hex()[:16]}…)
-  KMS          {kms_url}  (emulator; key {state.kms_key_id}, {KEY_ALIAS})
+  KMS          {kms_url}  (emulator; key {KEY_ALIAS})
+  key ARN      {state.kms_key_arn}
   {data_key}
 
 Try, in another terminal:

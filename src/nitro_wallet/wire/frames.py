@@ -14,7 +14,7 @@ import struct
 
 from nitro_wallet.wire.errors import BadFrame, FrameTooLarge
 
-MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_FRAME_BYTES = 1024 * 1024  # the largest request today is a few KiB; decoding is bounded work
 HEADER = struct.Struct(">I")
 
 

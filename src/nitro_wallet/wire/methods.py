@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
 
 from nitro_wallet.wire.errors import BadRequest
 
 MAX_ATTESTATION_FIELD_BYTES = 1024  # what the NSM accepts for nonce and user_data
-MAX_KMS_KEY_ID_CHARS = 2048
 MAX_CIPHERTEXT_BLOB_BYTES = 6144
-MAX_CONTEXT_PAIRS = 64
 
 
 def _check_type(name: str, value: object, hint: object) -> None:
@@ -67,11 +65,6 @@ class WireType:
 def _bounded(name: str, value: bytes | None, high: int, *, low: int = 0) -> None:
     if value is not None and not low <= len(value) <= high:
         raise BadRequest(f"{name} must be {low}..{high} bytes", field=name)
-
-
-def _context(name: str, value: Mapping[str, str]) -> None:
-    if len(value) > MAX_CONTEXT_PAIRS:
-        raise BadRequest(f"{name} has more than {MAX_CONTEXT_PAIRS} entries", field=name)
 
 
 # describe: what this enclave is
@@ -136,29 +129,27 @@ class Empty(WireType):
 
 
 # data_key.generate / data_key.load: data keys released by KMS to this enclave only
+#
+# The host chooses neither the KMS key (pinned in the enclave's measured image config) nor the encryption
+# context (fixed below). Every data key carries DATA_KEY_CONTEXT in KMS, and generated key policies deny
+# kms:Encrypt and kms:ReEncrypt* under it: the only way to mint a data key is an attested GenerateDataKey,
+# so no one outside the enclave can know one.
+
+DATA_KEY_CONTEXT: dict[str, str] = {"nitro-wallet-purpose": "data-key"}
 
 
 @dataclass(frozen=True)
 class DataKeyGenerateParams(WireType):
     METHOD: ClassVar[str] = "data_key.generate"
-    kms_key_id: str
-    encryption_context: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.kms_key_id) <= MAX_KMS_KEY_ID_CHARS:
-            raise BadRequest(f"kms_key_id must be 1..{MAX_KMS_KEY_ID_CHARS} characters", field="kms_key_id")
-        _context("encryption_context", self.encryption_context)
 
 
 @dataclass(frozen=True)
 class DataKeyLoadParams(WireType):
     METHOD: ClassVar[str] = "data_key.load"
     ciphertext_blob: bytes
-    encryption_context: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _bounded("ciphertext_blob", self.ciphertext_blob, MAX_CIPHERTEXT_BLOB_BYTES, low=1)
-        _context("encryption_context", self.encryption_context)
 
 
 @dataclass(frozen=True)

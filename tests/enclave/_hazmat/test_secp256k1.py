@@ -12,8 +12,9 @@ from eth_keys import keys as eth_keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nitro_wallet.enclave._hazmat.secp256k1 import CURVE_ORDER, InvalidScalar, SigningKey, is_valid_scalar
+from nitro_wallet.enclave._hazmat.secp256k1 import InvalidScalar, SigningKey, is_valid_scalar
 from nitro_wallet.enclave.eth.keccak import keccak256
+from nitro_wallet.enclave.eth.signature import CURVE_ORDER
 
 scalars = st.integers(min_value=1, max_value=CURVE_ORDER - 1).map(lambda n: n.to_bytes(32, "big"))
 

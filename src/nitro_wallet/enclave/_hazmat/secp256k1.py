@@ -1,36 +1,24 @@
 """secp256k1 keys (libsecp256k1 via coincurve): public keys, addresses, raw digest signing.
 
-`SigningKey` never gives its scalar back: no accessor, no bytes(), no pickling, a repr without it. Whoever
+`SigningKey` offers no way to its scalar: no accessor, no bytes(), no pickling, a repr without it (Python
+cannot stop code that reaches into the private `_key`; only the keyring may import this module). Whoever
 creates one from a scalar (the keyring, when generating, importing or unsealing) is the only holder of those
 bytes. Signatures are Ethereum's form: low-s (libsecp256k1 only produces low-s), recovery bit as y_parity.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import coincurve
 
 from nitro_wallet.enclave.eth.keccak import keccak256
+from nitro_wallet.enclave.eth.signature import CURVE_ORDER, Signature
 
-CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SCALAR_BYTES = 32
 DIGEST_BYTES = 32
 
 
 class InvalidScalar(ValueError):
     """The 32 bytes are not a valid private key (zero, or not below the curve order)."""
-
-
-@dataclass(frozen=True)
-class Signature:
-    r: int
-    s: int
-    y_parity: int  # 0 or 1
-
-    def to_bytes(self, *, v_offset: int = 27) -> bytes:
-        """65 bytes r || s || v with v = y_parity + v_offset (27 for messages, 0 for raw parity)."""
-        return self.r.to_bytes(32, "big") + self.s.to_bytes(32, "big") + bytes([self.y_parity + v_offset])
 
 
 def is_valid_scalar(candidate: bytes) -> bool:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from nitro_wallet.attestation import devca
 from nitro_wallet.attestation.document import MAX_USER_FIELD_BYTES, AttestationDocument, sign
-from nitro_wallet.enclave.measurement import Measurement, extend
+from nitro_wallet.enclave.measurement import PCR_BYTES, ZERO_PCR, Measurement, extend
 from nitro_wallet.enclave.nsm.protocol import (
     NSM_REQUEST_MAX_BYTES,
     Attestation,
@@ -68,8 +68,6 @@ EMULATION_WARNING = (
 )
 
 PCR_COUNT = 32
-PCR_BYTES = 48  # SHA384
-ZERO_PCR = bytes(PCR_BYTES)
 BOOT_LOCKED_PCRS = range(16)
 RANDOM_BYTES = 256  # what the real device returns per GetRandom
 VERSION = (1, 0, 0)
