@@ -28,8 +28,8 @@ test: $(STAMP) $(NODE_DEPS)
 check: test
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format src tests
-	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info tests/js/node_modules
