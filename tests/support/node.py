@@ -1,0 +1,36 @@
+"""Run the node oracles in tests/js (viem, ethers, aws4...) over a batch of JSON requests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+
+
+def run_batch(script: str, package: str, requests: list[dict[str, Any]], *, timeout: float = 60) -> list[Any]:
+    """One node process for the whole batch (JSON list on stdin, JSON list on stdout, same length)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(f"node is not installed; the {package} cross-check needs node 20")
+    if not (JS_DIR / "node_modules" / package).is_dir():
+        pytest.skip(f"npm package {package} is not installed; run: npm install --prefix {JS_DIR}")
+    done = subprocess.run(
+        [node, str(JS_DIR / script)],
+        input=json.dumps(requests).encode(),
+        capture_output=True,
+        check=True,
+        timeout=timeout,
+    )
+    results: list[Any] = json.loads(done.stdout)
+    assert len(results) == len(requests)
+    return results
+
+
+def viem_hashes(requests: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return run_batch("viem_hashes.mjs", "viem", requests)
