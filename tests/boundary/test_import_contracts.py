@@ -53,6 +53,16 @@ def test_the_real_tree_keeps_every_contract(tmp_path: Path) -> None:
         ),
         ("nitro_wallet.wire.methods", "import socket", "The wire contract does no I/O"),
         ("nitro_wallet.attestation.verify", "import nitro_wallet.enclave.kms", "Shared libraries"),
+        (
+            "nitro_wallet.enclave.app",
+            "import nitro_wallet.enclave._hazmat.secp256k1",
+            "Only the keyring touches",
+        ),
+        (
+            "nitro_wallet.enclave.eth.messages",
+            "import nitro_wallet.enclave.sealing",
+            "Only the keyring touches",
+        ),
     ],
 )
 def test_a_planted_boundary_violation_fails_the_check(

@@ -1,0 +1,210 @@
+"""Web3 Secret Storage v3 keystores (the JSON files geth, eth-account and ethers write), decrypted in here.
+
+Format: https://ethereum.org/en/developers/docs/data-structures-and-encoding/web3-secret-storage/ --
+kdf scrypt or pbkdf2 (hmac-sha256), cipher aes-128-ctr keyed with DK[0:16], and a MAC, keccak256(DK[16:32]
+|| ciphertext), compared in constant time before anything is decrypted: a wrong password is refused, never
+turned into a garbage key. The KDF parameters come from whoever supplies the file, so each is bounded (a
+named constant) to keep one request from taking the enclave's memory or minutes of its CPU: memory
+(128 * r * n) and work (n * r * p) are both capped at what geth's "standard" scrypt takes, which admits
+geth's light scrypt (n = 2**12, r = 8, p = 6) and the spec's own vector (n = 2**18, r = 1, p = 8) too.
+
+scrypt is pycryptodome's: OpenSSL's (hashlib.scrypt) refuses n >= 2**(16 r), RFC 7914's bound, which the
+spec's vector and files from geth (golang.org/x/crypto/scrypt does not enforce it) may exceed.
+
+Only the keyring imports this module (import-linter): `decrypt` returns a private key.
+"""
+
+from __future__ import annotations
+
+import decimal
+import hashlib
+import hmac
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from Crypto.Protocol.KDF import scrypt
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from nitro_wallet.enclave.eth.keccak import keccak256
+from nitro_wallet.wire.errors import BadRequest
+
+KEYSTORE_VERSION = 3
+MAX_KEYSTORE_CHARS = 16 * 1024
+MAX_SCRYPT_N = 2**18  # what geth and eth-account write by default ("standard" scrypt: r = 8, p = 1)
+MAX_SCRYPT_R = 16
+MAX_SCRYPT_P = 16
+MAX_SCRYPT_MEMORY_BYTES = 128 * 8 * 2**18  # 128 * r * n: 256 MiB, what standard scrypt takes
+MAX_SCRYPT_WORK = 8 * 2**18  # n * r * p, in 128-byte block mixes: standard scrypt's (~0.6 s here)
+MAX_PBKDF2_ITERATIONS = 10**7
+DERIVED_KEY_BYTES = 32
+MAX_SALT_BYTES = 64
+IV_BYTES = 16
+MAC_BYTES = 32
+PRIVATE_KEY_BYTES = 32
+MAX_PASSWORD_BYTES = 1024
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+@dataclass(frozen=True)
+class Scrypt:
+    n: int
+    r: int
+    p: int
+    salt: bytes
+
+
+@dataclass(frozen=True)
+class Pbkdf2:
+    c: int
+    salt: bytes
+
+
+@dataclass(frozen=True)
+class Keystore:
+    """A parsed v3 keystore, still encrypted. `address` is the file's unauthenticated claim, if any."""
+
+    kdf: Scrypt | Pbkdf2
+    iv: bytes
+    ciphertext: bytes
+    mac: bytes
+    address: bytes | None
+
+
+def parse(document: Mapping[str, object] | str) -> Keystore:
+    """Parse a keystore given as JSON text or as an already decoded object. Errors name the field's path."""
+    if isinstance(document, str):
+        return parse(_decode_text(document))
+    if not isinstance(document, Mapping):
+        raise BadRequest("a keystore is a JSON object", field="keystore")
+    if document.get("version") != KEYSTORE_VERSION or type(document.get("version")) is not int:
+        raise BadRequest("only version 3 keystores are supported", field="version")
+    if ("crypto" in document) == ("Crypto" in document):
+        raise BadRequest("a keystore has one 'crypto' (or 'Crypto') object", field="crypto")
+    name = "crypto" if "crypto" in document else "Crypto"
+    crypto = _object(document[name], name)
+    if crypto.get("cipher") != "aes-128-ctr":
+        raise BadRequest("only the aes-128-ctr cipher is supported", field=f"{name}.cipher")
+    params = _object(crypto.get("cipherparams"), f"{name}.cipherparams")
+    return Keystore(
+        kdf=_kdf(crypto, name),
+        iv=_hex(params.get("iv"), f"{name}.cipherparams.iv", IV_BYTES, IV_BYTES),
+        ciphertext=_hex(crypto.get("ciphertext"), f"{name}.ciphertext", PRIVATE_KEY_BYTES, PRIVATE_KEY_BYTES),
+        mac=_hex(crypto.get("mac"), f"{name}.mac", MAC_BYTES, MAC_BYTES),
+        address=_address(document.get("address")),
+    )
+
+
+def decrypt(keystore: Keystore, password: str) -> bytes:
+    """The 32 bytes the keystore holds. BadRequest if the password is wrong (checked before decrypting).
+
+    The password is tried as its UTF-8 bytes (geth, eth-account) and, when that differs, in Unicode NFKC
+    form too (ethers normalises passwords before deriving).
+    """
+    if not isinstance(password, str):
+        raise BadRequest("password must be text", field="password")
+    for candidate in _password_forms(password):
+        derived = _derive(keystore.kdf, candidate)
+        expected = keccak256(derived[16:32] + keystore.ciphertext)
+        if hmac.compare_digest(expected, keystore.mac):
+            decryptor = Cipher(algorithms.AES(derived[:16]), modes.CTR(keystore.iv)).decryptor()
+            return decryptor.update(keystore.ciphertext) + decryptor.finalize()
+    raise BadRequest("keystore password is wrong", field="password")
+
+
+def _password_forms(password: str) -> list[bytes]:
+    forms: list[bytes] = []
+    for text in (password, unicodedata.normalize("NFKC", password)):
+        encoded = text.encode("utf-8", "surrogatepass")
+        if len(encoded) > MAX_PASSWORD_BYTES:
+            raise BadRequest(f"password is longer than {MAX_PASSWORD_BYTES} bytes", field="password")
+        if encoded not in forms:
+            forms.append(encoded)
+    return forms
+
+
+def _derive(kdf: Scrypt | Pbkdf2, password: bytes) -> bytes:
+    if isinstance(kdf, Scrypt):
+        derived = scrypt(password, kdf.salt, DERIVED_KEY_BYTES, kdf.n, kdf.r, kdf.p)  # type: ignore[arg-type]
+        if not isinstance(derived, bytes):
+            raise TypeError("scrypt returned several keys")
+        return derived
+    return hashlib.pbkdf2_hmac("sha256", password, kdf.salt, kdf.c, DERIVED_KEY_BYTES)
+
+
+def _kdf(crypto: Mapping[str, object], name: str) -> Scrypt | Pbkdf2:
+    kdf = crypto.get("kdf")
+    where = f"{name}.kdfparams"
+    params = _object(crypto.get("kdfparams"), where)
+    if kdf not in ("scrypt", "pbkdf2"):
+        raise BadRequest("kdf must be scrypt or pbkdf2", field=f"{name}.kdf")
+    if _integer(params.get("dklen"), f"{where}.dklen") != DERIVED_KEY_BYTES:
+        raise BadRequest(f"dklen must be {DERIVED_KEY_BYTES}", field=f"{where}.dklen")
+    salt = _hex(params.get("salt"), f"{where}.salt", 1, MAX_SALT_BYTES)
+    if kdf == "pbkdf2":
+        if params.get("prf") != "hmac-sha256":
+            raise BadRequest("prf must be hmac-sha256", field=f"{where}.prf")
+        c = _integer(params.get("c"), f"{where}.c")
+        if not 1 <= c <= MAX_PBKDF2_ITERATIONS:
+            raise BadRequest(f"c must be in [1, {MAX_PBKDF2_ITERATIONS}]", field=f"{where}.c")
+        return Pbkdf2(c, salt)
+    n = _integer(params.get("n"), f"{where}.n")
+    r = _integer(params.get("r"), f"{where}.r")
+    p = _integer(params.get("p"), f"{where}.p")
+    if not 2 <= n <= MAX_SCRYPT_N or n & (n - 1):
+        raise BadRequest(
+            f"n must be a power of two in [2, 2**{MAX_SCRYPT_N.bit_length() - 1}]", field=f"{where}.n"
+        )
+    if not 1 <= r <= MAX_SCRYPT_R:
+        raise BadRequest(f"r must be in [1, {MAX_SCRYPT_R}]", field=f"{where}.r")
+    if not 1 <= p <= MAX_SCRYPT_P:
+        raise BadRequest(f"p must be in [1, {MAX_SCRYPT_P}]", field=f"{where}.p")
+    if 128 * r * n > MAX_SCRYPT_MEMORY_BYTES:
+        raise BadRequest(f"scrypt would take over {MAX_SCRYPT_MEMORY_BYTES >> 20} MiB (128 r n)", field=where)
+    if n * r * p > MAX_SCRYPT_WORK:
+        raise BadRequest(f"scrypt work n * r * p is over {MAX_SCRYPT_WORK}", field=where)
+    return Scrypt(n, r, p, salt)
+
+
+def _decode_text(text: str) -> Mapping[str, object]:
+    if len(text) > MAX_KEYSTORE_CHARS:
+        raise BadRequest(f"a keystore is at most {MAX_KEYSTORE_CHARS} characters", field="keystore")
+    decoded: object = None
+    valid = True
+    try:
+        decoded = json.loads(text, parse_float=decimal.Decimal)
+    except ValueError:  # JSONDecodeError keeps the whole document: raise outside this block, unchained
+        valid = False
+    if not valid:
+        raise BadRequest("keystore is not valid JSON", field="keystore")
+    return _object(decoded, "keystore")
+
+
+def _object(value: object, field: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"{field} must be an object", field=field)
+    return value
+
+
+def _integer(value: object, field: str) -> int:
+    if type(value) is not int:
+        raise BadRequest(f"{field} must be an integer", field=field)
+    return value
+
+
+def _hex(value: object, field: str, low: int, high: int) -> bytes:
+    if not isinstance(value, str) or not 2 * low <= len(value) <= 2 * high or not _HEX.fullmatch(value):
+        size = f"{low}" if low == high else f"{low} to {high}"
+        raise BadRequest(f"{field} must be {size} bytes of hex (no 0x)", field=field)
+    return bytes.fromhex(value)
+
+
+def _address(value: object) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        value = value[2:]
+    return _hex(value, "address", 20, 20)
