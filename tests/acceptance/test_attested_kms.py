@@ -145,19 +145,19 @@ async def test_no_one_can_supply_the_enclave_a_data_key_they_know(tmp_path: Path
     known = b"k" * 32
 
     with pytest.raises(ClientError) as refused:  # the policy denies Encrypt under the data-key context
-        generator.encrypt(KeyId=key_arn, Plaintext=known, EncryptionContext=DATA_KEY_CONTEXT)
+        generator.encrypt(KeyId=key_arn, Plaintext=known, EncryptionContext=dict(DATA_KEY_CONTEXT))
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     without_context = generator.encrypt(KeyId=key_arn, Plaintext=known)["CiphertextBlob"]
 
     admin = processes.kms_client(tmp_path, kms_url)
     own_key = admin.create_key()["KeyMetadata"]["Arn"]  # a key the host controls (default policy)
-    own = admin.generate_data_key(KeyId=own_key, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT)
+    own = admin.generate_data_key(KeyId=own_key, KeySpec="AES_256", EncryptionContext=dict(DATA_KEY_CONTEXT))
     with pytest.raises(ClientError) as refused:  # nor may anyone re-encrypt into the data-key context
         admin.re_encrypt(
             CiphertextBlob=own["CiphertextBlob"],
-            SourceEncryptionContext=DATA_KEY_CONTEXT,
+            SourceEncryptionContext=dict(DATA_KEY_CONTEXT),
             DestinationKeyId=key_arn,
-            DestinationEncryptionContext=DATA_KEY_CONTEXT,
+            DestinationEncryptionContext=dict(DATA_KEY_CONTEXT),
         )
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
 
@@ -245,7 +245,7 @@ def test_decrypt_without_an_attestation_document_is_denied(tmp_path: Path, kms_u
     for call in (
         lambda: enclave_role.decrypt(CiphertextBlob=blob["CiphertextBlob"]),
         lambda: enclave_role.generate_data_key(
-            KeyId=key_arn, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT
+            KeyId=key_arn, KeySpec="AES_256", EncryptionContext=dict(DATA_KEY_CONTEXT)
         ),
     ):
         with pytest.raises(ClientError) as denied:
@@ -300,14 +300,18 @@ def test_cli_attest_then_verify(tmp_path: Path, kms_url: str) -> None:
     assert refused.returncode == 1
 
 
+KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000"
+
+
 def _boot(tmp_path: Path, interpreter: list[str], prelude: str) -> subprocess.CompletedProcess[str]:
-    image = processes.image("http://127.0.0.1:9", "arn:aws:kms:us-east-1:111122223333:key/x")
+    image = processes.image("http://127.0.0.1:9", KEY_ARN)
     argv = launch.enclave_argv(
         f"unix:{tmp_path / 'e.sock'}", image, bytecode_cache=processes.BYTECODE_CACHE, state_dir=tmp_path
     )
     args = argv[argv.index("-m") + 2 :]
     program = f"import sys\n{prelude}\nfrom nitro_wallet.enclave.boot import main\nsys.exit(main({args!r}))\n"
-    return subprocess.run([*interpreter, "-c", program], capture_output=True, text=True, timeout=60)
+    env = launch.enclave_environment()
+    return subprocess.run([*interpreter, "-c", program], capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_enclave_refuses_to_start_with_unmeasured_code_loaded(tmp_path: Path) -> None:
@@ -323,3 +327,60 @@ def test_enclave_refuses_a_non_isolated_interpreter(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "not isolated (-I)" in done.stderr
     assert "pycache_prefix" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "alias/nitro-wallet",
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:us-east-1:111122223333:alias/nitro-wallet",
+    ],
+)
+def test_the_pinned_kms_key_must_be_a_key_arn_in_the_configured_region(tmp_path: Path, arn: str) -> None:
+    image = processes.image("http://127.0.0.1:9", arn)
+    argv = launch.enclave_argv(
+        f"unix:{tmp_path / 'e.sock'}", image, bytecode_cache=processes.BYTECODE_CACHE, state_dir=tmp_path
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=launch.enclave_environment())
+    assert done.returncode == 2
+    assert "--kms-key-arn must be a key ARN arn:aws:kms:us-east-1:" in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["OPENSSL_CONF", "AWS_CA_BUNDLE", "HTTPS_PROXY", "SSLKEYLOGFILE"])
+def test_enclave_refuses_an_environment_it_did_not_choose(tmp_path: Path, variable: str) -> None:
+    image = processes.image("http://127.0.0.1:9", KEY_ARN)
+    argv = launch.enclave_argv(
+        f"unix:{tmp_path / 'e.sock'}", image, bytecode_cache=processes.BYTECODE_CACHE, state_dir=tmp_path
+    )
+    env = {**launch.enclave_environment(), variable: "/tmp/anything"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1
+    assert "environment variables outside" in done.stderr
+    assert variable in done.stderr
+
+
+def test_enclave_refuses_a_bytecode_cache_beside_the_sources(tmp_path: Path) -> None:
+    # -B: the interpreter must not write bytecode beside the sources before the boot refuses
+    done = _boot(tmp_path, [sys.executable, "-I", "-B", "-X", "pycache_prefix=/"], "")
+    assert done.returncode == 1
+    assert "pycache_prefix" in done.stderr
+
+
+@pytest.mark.anyio
+async def test_a_symlink_in_the_measured_tree_refuses_the_boot(tmp_path: Path, kms_url: str) -> None:
+    key_arn = new_key(tmp_path, kms_url)
+    tree = tmp_path / "src"
+    shutil.copytree(
+        measurement.package_root(), tree / "nitro_wallet", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shadow = tmp_path / "elsewhere"  # a working datakeys, so the import succeeds and the boot check decides
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text((tree / "nitro_wallet" / "enclave" / "datakeys.py").read_text())
+    (tree / "nitro_wallet" / "enclave" / "datakeys").symlink_to(shadow, target_is_directory=True)
+    with (
+        pytest.raises(RuntimeError, match="symbolic link in the measured image"),
+        processes.enclave(tmp_path, kms_url, key_arn, source=tree),
+    ):
+        pass

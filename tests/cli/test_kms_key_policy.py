@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from nitro_wallet.cli.main import main
-from nitro_wallet.host.key_policy import DEBUG_POLICY_WARNING, ZERO_PCR, key_policy
+from nitro_wallet.host.key_policy import DEBUG_POLICY_WARNING, ZERO_PCR, admin_policy, key_policy
 from nitro_wallet.kms_emulator.policy import Decision, RequestContext, evaluate, parse_policy
 
 PCR0 = hashlib.sha384(b"an enclave image").hexdigest()
@@ -144,3 +144,20 @@ def test_real_process_keeps_the_warning_off_stdout() -> None:
     assert result.returncode == 0
     assert json.loads(result.stdout) == key_policy(pcr0=ZERO_PCR, debug=True)
     assert DEBUG_POLICY_WARNING in result.stderr
+
+
+def test_awaiting_enclave_emits_the_administration_only_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kms", "key-policy", "--awaiting-enclave"]) == 0
+    assert json.loads(capsys.readouterr().out) == admin_policy()
+
+
+def test_awaiting_enclave_refuses_the_account_root(capsys: pytest.CaptureFixture[str]) -> None:
+    root = "arn:aws:iam::111122223333:root"
+    assert main(["kms", "key-policy", "--awaiting-enclave", "--admin-principal", root]) == 2
+    assert "account root" in capsys.readouterr().err
+
+
+def test_awaiting_enclave_and_pcr0_are_exclusive() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["kms", "key-policy", "--awaiting-enclave", "--pcr0", "ab" * 48])
+    assert exit_info.value.code == 2

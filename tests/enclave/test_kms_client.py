@@ -90,7 +90,7 @@ def test_nobody_can_wrap_a_data_key_for_the_enclave(
     """The generator may encrypt, not under the data-key context; what it wraps otherwise is no data key."""
     generator = processes.kms_client(state_dir, url, "generator")
     with pytest.raises(ClientError) as refused:
-        generator.encrypt(KeyId=named_key, Plaintext=bytes(32), EncryptionContext=DATA_KEY_CONTEXT)
+        generator.encrypt(KeyId=named_key, Plaintext=bytes(32), EncryptionContext=dict(DATA_KEY_CONTEXT))
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     blob = generator.encrypt(KeyId=named_key, Plaintext=bytes(32))["CiphertextBlob"]
     with pytest.raises(KmsError, match="InvalidCiphertextException") as raised:
@@ -103,7 +103,7 @@ def test_a_data_key_of_another_kms_key_is_refused(
 ) -> None:
     admin = processes.kms_client(state_dir, url)
     own = admin.create_key()["KeyMetadata"]["Arn"]  # default policy: the host could use it freely
-    blob = admin.generate_data_key(KeyId=own, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT)[
+    blob = admin.generate_data_key(KeyId=own, KeySpec="AES_256", EncryptionContext=dict(DATA_KEY_CONTEXT))[
         "CiphertextBlob"
     ]
     with pytest.raises(KmsError, match="IncorrectKeyException"):

@@ -108,7 +108,23 @@ def test_config_values_must_be_str_int_or_bool(value: object) -> None:
     assert caught.value.field == "bad"
 
 
-RUNTIME = ("cryptography", "cbor2", "asn1crypto", "boto3", "botocore", "coincurve", "pycryptodome")
+RUNTIME = (
+    "cryptography",
+    "cbor2",
+    "asn1crypto",
+    "boto3",
+    "botocore",
+    "coincurve",
+    "pycryptodome",
+    "certifi",
+    "cffi",
+    "jmespath",
+    "python-dateutil",
+    "s3transfer",
+    "six",
+    "urllib3",
+    "setuptools",
+)
 
 
 def installed_files(name: str) -> list[object]:
@@ -119,7 +135,8 @@ def installed_files(name: str) -> list[object]:
     files = []
     for row in csv.reader(record.splitlines()):
         path = site / row[0]
-        if "__pycache__" not in path.parts and path.suffix != ".pyc" and path.is_file():
+        outside = ".." in Path(row[0]).parts  # console scripts: not importable, and they name the venv
+        if not outside and "__pycache__" not in path.parts and path.suffix != ".pyc" and path.is_file():
             files.append([row[0], sha384(path.read_bytes())])
     return [name, distribution.version, sorted(files)]
 
@@ -141,7 +158,7 @@ def test_the_pcrs_follow_the_documented_formula(tree: Path) -> None:
     application = cbor2.dumps(["nitro-wallet application v1", expected_files, config_json])
     runtime = cbor2.dumps(
         [
-            "nitro-wallet runtime v2",
+            "nitro-wallet runtime v3",
             platform.python_implementation(),
             platform.python_version(),
             [installed_files(name) for name in RUNTIME],
@@ -199,3 +216,17 @@ def test_is_measured_module(module: str, measured: bool) -> None:
 def test_measurements_are_48_byte_pcrs() -> None:
     with pytest.raises(ValueError, match="PCR1 must be 48 bytes"):
         Measurement(pcr0=ZERO, pcr1=bytes(32), pcr2=ZERO)
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_a_symlink_in_the_measured_packages_is_refused(tree: Path, tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "outside"
+    if kind == "directory":
+        target.mkdir()
+        (target / "__init__.py").write_text("")
+        (tree / "enclave" / "shadow").symlink_to(target, target_is_directory=True)
+    else:
+        target.write_text("x = 1\n")
+        (tree / "wire" / "shadow.py").symlink_to(target)
+    with pytest.raises(ValueError, match="symbolic link in the measured image"):
+        measure(CONFIG, root=tree)

@@ -354,3 +354,10 @@ def test_default_principals_are_the_emulators() -> None:
         "enclave": DEFAULT_ENCLAVE_PRINCIPAL,
         "generator": DEFAULT_GENERATOR_PRINCIPAL,
     }
+
+
+def test_the_account_root_may_not_administer_a_key_awaiting_its_enclave() -> None:
+    with pytest.raises(KeyPolicyError, match="account root"):
+        admin_policy(f"arn:aws:iam::{LOCAL_ACCOUNT}:root")
+    with pytest.raises(KeyPolicyError):  # not even a well-formed IAM ARN
+        admin_policy(f"arn:aws:iam::{LOCAL_ACCOUNT}:ROOT")

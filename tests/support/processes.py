@@ -54,6 +54,7 @@ def start(argv: Sequence[str], ready: str, log: Path, *, env: dict[str, str] | N
         if line.startswith(ready):
             return Running(process, line.strip(), log)
     status = process.wait()
+    process.stdout.close()
     raise RuntimeError(f"{argv[:4]} exited with {status} before it was ready:\n{log.read_text()[-3000:]}")
 
 
@@ -99,7 +100,7 @@ def enclave(
             f"runpy.run_module({launch.ENCLAVE_MODULE!r}, run_name='__main__')"
         )
         argv = [*argv[:module], "-c", bootstrap, *argv[module + 2 :]]
-    running = start(argv, "enclave listening on", state_dir / f"{name}.log")
+    running = start(argv, "enclave listening on", state_dir / f"{name}.log", env=launch.enclave_environment())
     try:
         yield listen
     finally:

@@ -87,7 +87,7 @@ def run_enclave(args: argparse.Namespace) -> int:
         state_dir=state_dir if args.nsm == "emulated" else None,
         debug=args.debug_mode,
     )
-    os.execv(sys.executable, argv)  # noqa: S606 - a fixed interpreter and our own module
+    os.execve(sys.executable, argv, launch.enclave_environment())  # noqa: S606 - our interpreter and module
 
 
 def run_measure(args: argparse.Namespace) -> int:

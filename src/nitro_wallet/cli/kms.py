@@ -74,6 +74,13 @@ def _register_key_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser
     pcr0 = command.add_mutually_exclusive_group()
     pcr0.add_argument("--pcr0", metavar="HEX", help="the enclave image's PCR0 (96 hex characters)")
     pcr0.add_argument(
+        "--awaiting-enclave",
+        action="store_true",
+        help="the policy to CREATE the key with, before its enclave image exists: administration only, "
+        "and no one may ever encrypt a data key (a key created with AWS's default policy may already "
+        "hold data keys someone knows)",
+    )
+    pcr0.add_argument(
         "--local-enclave",
         metavar="KMS_ENDPOINT",
         help="use the PCR0 of this machine's enclave image configured with this KMS endpoint "
@@ -129,6 +136,13 @@ def _register_key_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def run_key_policy(args: argparse.Namespace) -> int:
+    if args.awaiting_enclave:
+        try:
+            print(json.dumps(key_policy.admin_policy(args.admin_principal), indent=2))
+        except key_policy.KeyPolicyError as exc:
+            print(f"nitro-wallet kms key-policy: error: {_option(exc.field)}: {exc.message}", file=sys.stderr)
+            return options.EXIT_USAGE
+        return options.EXIT_OK
     try:
         pcr0 = _pcr0(args.pcr0 or _local_pcr0(args), debug=args.debug_mode)
         policy = key_policy.key_policy(

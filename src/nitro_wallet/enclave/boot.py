@@ -15,8 +15,10 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
+import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +34,9 @@ from nitro_wallet.transport.address import parse_address
 log = logging.getLogger("nitro_wallet.enclave")
 
 READY_LINE = "enclave listening on"
+KEY_ARN = re.compile(
+    r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):[0-9]{12}:key/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+)
 NSM_KINDS = ("device", "emulated")
 
 
@@ -58,6 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--kms-key-arn", required=True, metavar="ARN", help="measured: the KMS key of data keys"
     )
     args = parser.parse_args(argv)
+    arn = KEY_ARN.fullmatch(args.kms_key_arn)
+    if arn is None or arn["region"] != args.kms_region:
+        parser.error(f"--kms-key-arn must be a key ARN arn:aws:kms:{args.kms_region}:<account>:key/<id>")
     if args.nsm == "emulated" and args.state_dir is None:
         parser.error("--nsm emulated needs --state-dir")
     if args.nsm == "device" and (args.debug_mode or args.state_dir or args.iam_role_arn):
@@ -76,11 +84,9 @@ def image_config(args: argparse.Namespace) -> dict[str, str]:
     )
 
 
-# What could steer the enclave's AWS client from outside its measured configuration.
-SCRUBBED_VARIABLES = frozenset(
-    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
-    | {"SSL_CERT_FILE", "SSL_CERT_DIR"}
-)
+# The enclave's environment is fixed, as an EIF's is: anything else (OPENSSL_CONF, AWS_*, proxies, key log
+# files, plugin lists) could change what runs or where it connects, so its presence refuses the boot.
+ALLOWED_ENVIRONMENT = frozenset({"PATH", "LANG", "LC_ALL", "LC_CTYPE"})
 
 
 def interpreter_problems() -> list[str]:
@@ -88,37 +94,48 @@ def interpreter_problems() -> list[str]:
     problems = []
     if not sys.flags.isolated:
         problems.append("not isolated (-I): PYTHON* variables and the current directory reach sys.path")
-    cache = sys.pycache_prefix
-    if cache is None or Path(cache).resolve().is_relative_to(measurement.package_root()):
-        problems.append("bytecode may be read from __pycache__ (-X pycache_prefix=<private dir> missing)")
+    cache = None if sys.pycache_prefix is None else Path(sys.pycache_prefix).resolve()
+    root = measurement.package_root().resolve()
+    if (
+        cache is None
+        or cache == Path(cache.anchor)
+        or cache.is_relative_to(root)
+        or root.is_relative_to(cache)
+    ):
+        problems.append("bytecode may be read beside the sources (-X pycache_prefix=<private dir> missing)")
+    stray = sorted(set(os.environ) - ALLOWED_ENVIRONMENT)
+    if stray:
+        problems.append(f"environment variables outside {sorted(ALLOWED_ENVIRONMENT)}: {', '.join(stray)}")
     return problems
 
 
-def scrub_environment() -> None:
-    """The enclave's environment is its own, as an EIF's: no AWS or proxy settings from the launcher."""
-    for name in list(os.environ):
-        if name.upper().startswith("AWS_") or name.upper() in SCRUBBED_VARIABLES:
-            del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-    )
-
-
 def unmeasured_modules() -> list[str]:
-    """nitro_wallet modules loaded in this process that are not part of the measured image: outside its
-    packages, or not loaded from a .py file of the measured tree (an extension module, another path)."""
-    root = measurement.package_root()
+    """Loaded modules that are not part of the measured image: nitro_wallet modules (and the main module)
+    must be files of the measured tree, every other module a file of a measured distribution or of the
+    standard library, compared path for path (a symlink or an import hook's origin does not match).
+    Modules without a file (compiled in, the launcher's -c program, or made in memory by checked code)
+    carry no code from disk and pass."""
+    measured = {path for _, path in measurement.measured_files()}
+    runtime = measurement.runtime_files()
+    stdlib = tuple(Path(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
+
+    def allowed(name: str, path: Path) -> bool:
+        if name in ("__main__", "__mp_main__"):
+            return path in measured
+        if name == "nitro_wallet" or name.startswith("nitro_wallet."):
+            return path in measured and measurement.is_measured_module(name)
+        in_stdlib = any(path.is_relative_to(d) for d in stdlib) and "site-packages" not in path.parts
+        return path in runtime or in_stdlib
+
     stray = []
     for name, module in list(sys.modules.items()):
-        if name != "nitro_wallet" and not name.startswith("nitro_wallet."):
+        spec = getattr(module, "__spec__", None)
+        origin = getattr(spec, "origin", None) or getattr(module, "__file__", None)
+        if origin is None or origin in ("built-in", "frozen"):
+            if name == "nitro_wallet" or name.startswith("nitro_wallet."):
+                stray.append(name)  # our modules always come from files
             continue
-        origin = getattr(getattr(module, "__spec__", None), "origin", None) or ""
-        from_tree = origin.endswith(".py") and Path(origin).resolve().is_relative_to(root)
-        if not measurement.is_measured_module(name) or not from_tree:
+        if not allowed(name, Path(origin)):
             stray.append(name)
     return sorted(stray)
 
@@ -154,8 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print(f"enclave refuses to start: {'; '.join(problems)}", file=sys.stderr)
         return 1
-    scrub_environment()
-    stray = unmeasured_modules()
+    try:
+        stray = unmeasured_modules()
+    except (ValueError, FileNotFoundError) as exc:  # the measured tree itself is unsound
+        print(f"enclave refuses to start: {exc}", file=sys.stderr)
+        return 1
     if stray:
         print(f"enclave refuses to start: unmeasured code is loaded: {', '.join(stray)}", file=sys.stderr)
         return 1

@@ -125,7 +125,7 @@ class AttestedKms:
             "generate_data_key",
             KeyId=self._key_arn,
             KeySpec=DATA_KEY_SPEC,
-            EncryptionContext=DATA_KEY_CONTEXT,
+            EncryptionContext=dict(DATA_KEY_CONTEXT),
         )
         self._from_pinned_key("GenerateDataKey", answer)
         blob = answer.get("CiphertextBlob")
@@ -136,10 +136,16 @@ class AttestedKms:
     def decrypt_data_key(self, ciphertext_blob: bytes) -> bytes:
         """A data key from its KMS ciphertext, which must be under the pinned key and the data-key context."""
         answer = self._call(
-            "decrypt", CiphertextBlob=ciphertext_blob, KeyId=self._key_arn, EncryptionContext=DATA_KEY_CONTEXT
+            "decrypt",
+            CiphertextBlob=ciphertext_blob,
+            KeyId=self._key_arn,
+            EncryptionContext=dict(DATA_KEY_CONTEXT),
         )
         self._from_pinned_key("Decrypt", answer)
         return self._unwrap("Decrypt", answer, DATA_KEY_BYTES)
 
     def generate_random(self, count: int) -> bytes:
+        """Random bytes for the enclave's own use: never return them to the host, and never let the host
+        choose `count` (one recipient key serves every call, so a relayed answer to another call, or a
+        count probing the plaintext length, would leak)."""
         return self._unwrap("GenerateRandom", self._call("generate_random", NumberOfBytes=count), count)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,8 +50,17 @@ RUNTIME_DISTRIBUTIONS = (
     "botocore",
     "coincurve",
     "pycryptodome",
+    # what those import in turn (boto3's closure, cffi for the native bindings, setuptools' .pth hook)
+    "certifi",
+    "cffi",
+    "jmespath",
+    "python-dateutil",
+    "s3transfer",
+    "six",
+    "urllib3",
+    "setuptools",
 )
-RUNTIME_TAG = "nitro-wallet runtime v2"
+RUNTIME_TAG = "nitro-wallet runtime v3"
 APPLICATION_TAG = "nitro-wallet application v1"
 
 ConfigValue = str | int | bool
@@ -93,19 +103,25 @@ def is_measured_module(name: str) -> bool:
 
 
 def package_root() -> Path:
-    """The installed nitro_wallet package directory."""
-    return Path(nitro_wallet.__file__).resolve().parent
+    """The installed nitro_wallet package directory (as imported: module origins are compared to it)."""
+    return Path(nitro_wallet.__file__).parent
 
 
 def measured_files(root: Path | None = None) -> list[tuple[str, Path]]:
-    """(relative posix path, file) for every file of the enclave image, sorted by path."""
+    """(relative posix path, file) for every file of the enclave image, sorted by path. A symbolic link
+    anywhere in the measured packages is refused: it could put unmeasured code at a measured name."""
     root = Path(root) if root is not None else package_root()
     files = [root / "__init__.py"]
     for package in MEASURED_PACKAGES:
         directory = root.joinpath(*package.split(".")[1:])
-        if not directory.is_dir():
+        if not directory.is_dir() or directory.is_symlink():
             raise FileNotFoundError(f"measured package {package} is missing from {root}")
-        files.extend(p for p in directory.rglob("*.py") if "__pycache__" not in p.parts and p.is_file())
+        for folder, subfolders, names in os.walk(directory):
+            for name in [*subfolders, *names]:
+                if (Path(folder) / name).is_symlink():
+                    raise ValueError(f"symbolic link in the measured image: {Path(folder) / name}")
+            subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+            files.extend(Path(folder) / name for name in names if name.endswith(".py"))
     entries = [(f"{PACKAGE}/{path.relative_to(root).as_posix()}", path) for path in files]
     return sorted(entries)
 
@@ -118,24 +134,40 @@ def canonical_config(config: Mapping[str, ConfigValue]) -> bytes:
     return json.dumps(dict(config), sort_keys=True, separators=(",", ":")).encode()
 
 
+def distribution_files(name: str) -> list[tuple[str, Path]]:
+    """An installed distribution's importable files (bytecode caches and console scripts aside)."""
+    try:
+        distribution = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return []
+    located = [(str(entry), Path(str(distribution.locate_file(entry)))) for entry in distribution.files or []]
+    return sorted(
+        (entry, path)
+        for entry, path in located
+        if ".." not in Path(entry).parts
+        and "__pycache__" not in path.parts
+        and path.suffix != ".pyc"
+        and path.is_file()
+    )
+
+
+@functools.cache
+def runtime_files() -> frozenset[Path]:
+    """Every file of the measured third-party distributions, for the boot-time import check."""
+    return frozenset(path for name in RUNTIME_DISTRIBUTIONS for _, path in distribution_files(name))
+
+
 @functools.cache
 def runtime_manifest() -> bytes:
-    """The interpreter's version and every installed file of the enclave's third-party distributions
-    (bytecode caches aside), hashed: editing a library the enclave runs changes PCR1 as a new EIF would."""
+    """The interpreter's version and every installed file of the enclave's third-party distributions,
+    hashed: editing a library the enclave runs changes PCR1 as a new EIF would."""
     distributions: list[list[object]] = []
     for name in RUNTIME_DISTRIBUTIONS:
-        try:
-            distribution = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            distributions.append([name, None, []])
-            continue
-        located = [(str(entry), Path(entry.locate())) for entry in distribution.files or []]
         files = [
-            [name, hashlib.sha384(path.read_bytes()).digest()]
-            for name, path in sorted(located)
-            if "__pycache__" not in path.parts and path.suffix != ".pyc" and path.is_file()
+            [entry, hashlib.sha384(path.read_bytes()).digest()] for entry, path in distribution_files(name)
         ]
-        distributions.append([name, distribution.version, files])
+        version = metadata.version(name) if files else None
+        distributions.append([name, version, files])
     return cbor2.dumps(
         [RUNTIME_TAG, platform.python_implementation(), platform.python_version(), distributions]
     )

@@ -113,12 +113,7 @@ def key_policy(
     ):
         if principal is not None:
             _check_principal(principal, field)
-    if admin_principal.endswith(":root"):
-        raise KeyPolicyError(
-            "must not be the account root: it delegates to IAM, so any role allowed kms:PutKeyPolicy (the "
-            "enclave's included) could rewrite the policy and decrypt without attestation",
-            field="admin_principal",
-        )
+    _check_admin(admin_principal)
     if admin_principal in (decrypt_principal, encrypt_principal):
         raise KeyPolicyError(
             "must differ from the decrypt and encrypt principals: the administrator may rewrite the "
@@ -144,8 +139,13 @@ def key_policy(
 
 
 def admin_policy(admin_principal: str = DEFAULT_ADMIN_PRINCIPAL) -> dict[str, Any]:
-    """A key's policy until its enclave is measured: administration only, nobody may use the key."""
+    """A key's policy until its enclave is measured: administration only, nobody may use the key.
+
+    Create the key WITH this policy: a key that ever had a policy without the data-key Deny (AWS's
+    default, for one) may hold data keys someone encrypted and knows, and the enclave cannot tell.
+    """
     _check_principal(admin_principal, "admin_principal")
+    _check_admin(admin_principal)
     statements = [_statement("KeyAdministration", admin_principal, ADMIN_ACTIONS), _no_supplied_data_keys()]
     return {"Version": POLICY_VERSION, "Id": "nitro-wallet-awaiting-enclave", "Statement": statements}
 
@@ -200,6 +200,15 @@ def _check_debug(image: str, extra: Mapping[int, str], *, debug: bool) -> None:
                 f"PCR{index} {state} a debug-mode policy (debug-mode enclaves report PCR{index} as zeros)",
                 field=f"pcrs[{index}]",
             )
+
+
+def _check_admin(admin_principal: str) -> None:
+    if admin_principal.lower().endswith(":root"):
+        raise KeyPolicyError(
+            "must not be the account root: it delegates to IAM, so any role allowed kms:PutKeyPolicy (the "
+            "enclave's included) could rewrite the policy and decrypt without attestation",
+            field="admin_principal",
+        )
 
 
 def _check_principal(principal: str, field: str) -> None:

@@ -26,6 +26,11 @@ def interpreter_flags(bytecode_cache: Path) -> list[str]:
     return [sys.executable, "-I", "-X", f"pycache_prefix={bytecode_cache}"]
 
 
+def enclave_environment() -> dict[str, str]:
+    """The enclave's whole environment: the boot refuses any other variable."""
+    return {"PATH": os.defpath, "LANG": "C.UTF-8"}
+
+
 def enclave_argv(
     listen: str,
     image_config: Mapping[str, str],

@@ -184,7 +184,9 @@ class LocalStack:
             bytecode_cache=self.state_dir / launch.BYTECODE_CACHE,
             state_dir=self.state_dir,
         )
-        await self.supervisor.start("enclave", argv, ready="enclave listening on")
+        await self.supervisor.start(
+            "enclave", argv, ready="enclave listening on", env=launch.enclave_environment()
+        )
 
     async def stop(self) -> None:
         await self.supervisor.stop_all()

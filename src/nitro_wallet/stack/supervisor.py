@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 READY_TIMEOUT_SECONDS = 60
@@ -34,9 +34,11 @@ class Supervisor:
         self.children: list[Child] = []
         self.exited = asyncio.Event()  # set when any child ends on its own
 
-    async def start(self, name: str, argv: Sequence[str], ready: str) -> Child:
+    async def start(
+        self, name: str, argv: Sequence[str], ready: str, *, env: Mapping[str, str] | None = None
+    ) -> Child:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
         )
         assert process.stdout is not None
         assert process.stderr is not None

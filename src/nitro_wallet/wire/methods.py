@@ -10,6 +10,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
+from types import MappingProxyType
 from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
 
 from nitro_wallet.wire.errors import BadRequest
@@ -135,7 +136,7 @@ class Empty(WireType):
 # kms:Encrypt and kms:ReEncrypt* under it: the only way to mint a data key is an attested GenerateDataKey,
 # so no one outside the enclave can know one.
 
-DATA_KEY_CONTEXT: dict[str, str] = {"nitro-wallet-purpose": "data-key"}
+DATA_KEY_CONTEXT: Mapping[str, str] = MappingProxyType({"nitro-wallet-purpose": "data-key"})
 
 
 @dataclass(frozen=True)
