@@ -7,17 +7,14 @@ from typing import ClassVar
 
 from nitro_wallet.enclave.eth import rlp
 from nitro_wallet.enclave.eth.fields import AccessListEntry, TransactionFields
-from nitro_wallet.enclave.eth.signature import Signature
 from nitro_wallet.enclave.eth.transactions.envelope import (
-    SignedTransaction,
+    TypedTransaction,
     access_list_items,
-    typed_signed,
-    typed_signing_digest,
 )
 
 
 @dataclass(frozen=True)
-class AccessListTransaction:
+class AccessListTransaction(TypedTransaction):
     TYPE: ClassVar[int] = 1
     FIELDS: ClassVar[frozenset[str]] = frozenset(
         {"chainId", "nonce", "gasPrice", "gas", "to", "value", "data", "accessList"}
@@ -56,9 +53,3 @@ class AccessListTransaction:
             self.data,
             access_list_items(self.access_list),
         ]
-
-    def signing_digest(self) -> bytes:
-        return typed_signing_digest(self.TYPE, self._fields())
-
-    def signed(self, signature: Signature) -> SignedTransaction:
-        return typed_signed(self.TYPE, self._fields(), signature)

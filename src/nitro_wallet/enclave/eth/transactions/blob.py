@@ -19,12 +19,9 @@ from nitro_wallet.enclave.eth.fields import (
     json_list,
     quantity,
 )
-from nitro_wallet.enclave.eth.signature import Signature
 from nitro_wallet.enclave.eth.transactions.envelope import (
-    SignedTransaction,
+    TypedTransaction,
     access_list_items,
-    typed_signed,
-    typed_signing_digest,
 )
 from nitro_wallet.wire.errors import BadRequest
 
@@ -47,7 +44,7 @@ def blob_versioned_hashes(value: object, field: str) -> tuple[bytes, ...]:
 
 
 @dataclass(frozen=True)
-class BlobTransaction:
+class BlobTransaction(TypedTransaction):
     TYPE: ClassVar[int] = 3
     FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -111,9 +108,3 @@ class BlobTransaction:
             self.max_fee_per_blob_gas,
             list(self.blob_versioned_hashes),
         ]
-
-    def signing_digest(self) -> bytes:
-        return typed_signing_digest(self.TYPE, self._fields())
-
-    def signed(self, signature: Signature) -> SignedTransaction:
-        return typed_signed(self.TYPE, self._fields(), signature)

@@ -7,6 +7,7 @@ type || rlp(fields + [y_parity, r, s]).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from nitro_wallet.enclave.eth import rlp
 from nitro_wallet.enclave.eth.fields import AccessListEntry
@@ -24,13 +25,20 @@ class SignedTransaction:
         return cls(raw, keccak256(raw))
 
 
-def typed_signing_digest(tx_type: int, fields: list[rlp.RlpItem]) -> bytes:
-    return keccak256(bytes([tx_type]) + rlp.encode(fields))
+class TypedTransaction:
+    """What every EIP-2718 type shares: a subclass names its TYPE and lists its RLP fields in order."""
 
+    TYPE: ClassVar[int]
 
-def typed_signed(tx_type: int, fields: list[rlp.RlpItem], signature: Signature) -> SignedTransaction:
-    signed_fields = [*fields, signature.y_parity, signature.r, signature.s]
-    return SignedTransaction.of(bytes([tx_type]) + rlp.encode(signed_fields))
+    def _fields(self) -> list[rlp.RlpItem]:
+        raise NotImplementedError
+
+    def signing_digest(self) -> bytes:
+        return keccak256(bytes([self.TYPE]) + rlp.encode(self._fields()))
+
+    def signed(self, signature: Signature) -> SignedTransaction:
+        signed_fields = [*self._fields(), signature.y_parity, signature.r, signature.s]
+        return SignedTransaction.of(bytes([self.TYPE]) + rlp.encode(signed_fields))
 
 
 def access_list_items(entries: tuple[AccessListEntry, ...]) -> list[rlp.RlpItem]:

@@ -13,12 +13,9 @@ from typing import ClassVar
 from nitro_wallet.enclave.eth import rlp
 from nitro_wallet.enclave.eth.authorization import SignedAuthorization, parse_signed_authorization
 from nitro_wallet.enclave.eth.fields import AccessListEntry, TransactionFields, json_list
-from nitro_wallet.enclave.eth.signature import Signature
 from nitro_wallet.enclave.eth.transactions.envelope import (
-    SignedTransaction,
+    TypedTransaction,
     access_list_items,
-    typed_signed,
-    typed_signing_digest,
 )
 from nitro_wallet.wire.errors import BadRequest
 
@@ -34,7 +31,7 @@ def authorization_list(value: object, field: str) -> tuple[SignedAuthorization, 
 
 
 @dataclass(frozen=True)
-class SetCodeTransaction:
+class SetCodeTransaction(TypedTransaction):
     TYPE: ClassVar[int] = 4
     FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -93,9 +90,3 @@ class SetCodeTransaction:
             access_list_items(self.access_list),
             [authorization.rlp_item() for authorization in self.authorization_list],
         ]
-
-    def signing_digest(self) -> bytes:
-        return typed_signing_digest(self.TYPE, self._fields())
-
-    def signed(self, signature: Signature) -> SignedTransaction:
-        return typed_signed(self.TYPE, self._fields(), signature)
