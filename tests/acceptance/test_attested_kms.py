@@ -264,10 +264,15 @@ def test_admin_and_generator_can_never_decrypt(tmp_path: Path, kms_url: str) -> 
 
 @pytest.mark.anyio
 async def test_attest_returns_a_fresh_document_over_the_callers_nonce(tmp_path: Path, kms_url: str) -> None:
-    key_arn = new_key(tmp_path, kms_url)
+    """The document carries the caller's nonce and the enclave's own X25519 transport key, which clients
+    seal secrets to and which KMS refuses as a Recipient key (it takes RSA only): the policy condition on an
+    attested recipient fails, so even the enclave's own role is denied."""
+    key_arn = attested_key(tmp_path, kms_url, kms_url)
     with processes.enclave(tmp_path, kms_url, key_arn) as address:
         async with EnclaveChannel(address) as channel:
-            document = await EnclaveClient(channel).attest(b"caller nonce", user_data=b"context")
+            client = await enclave_client(channel, tmp_path)
+            document = await client.attest(b"caller nonce", user_data=b"context")
+            data_key_blob = (await client.generate_data_key()).ciphertext_blob
             with pytest.raises(BadRequest, match="public_key") as refused:
                 await channel.call("attest", {"nonce": b"n", "public_key": b"0\x82host-chosen key"})
     assert refused.value.field == "public_key"
@@ -277,7 +282,13 @@ async def test_attest_returns_a_fresh_document_over_the_callers_nonce(tmp_path: 
         expect=verify.Expectations(pcrs={0: pcr0_for(kms_url, key_arn)}, nonce=b"caller nonce"),
     )
     assert doc.user_data == b"context"
-    assert doc.public_key is None
+    assert doc.public_key is not None and len(doc.public_key) == 32
+    recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": document}
+    with pytest.raises(ClientError) as refused_by_kms:
+        processes.kms_client(tmp_path, kms_url, "enclave").decrypt(
+            CiphertextBlob=data_key_blob, EncryptionContext=dict(DATA_KEY_CONTEXT), Recipient=recipient
+        )
+    assert refused_by_kms.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_cli_attest_then_verify(tmp_path: Path, kms_url: str) -> None:

@@ -42,8 +42,9 @@ from nitro_wallet.enclave.keyring import (
     SealedKey,
     Signature,
 )
-from nitro_wallet.enclave.sealing import BLOB_BYTES, MAX_POLICY_CHAIN_IDS
+from nitro_wallet.enclave.sealing import BLOB_BYTES
 from nitro_wallet.wire.errors import BadRequest, Denied, InternalError, NotFound
+from nitro_wallet.wire.policy import MAX_POLICY_CHAIN_IDS
 
 SECRET = "correct horse battery staple, 36+ characters long"
 KEY = bytes.fromhex("4ed3992ca0c7dda74dd9e77adec683afce86605866f1020c063b5ae1b67159c4")

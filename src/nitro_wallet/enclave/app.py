@@ -1,7 +1,8 @@
 """The enclave's RPC methods: each name parses into its parameter type, runs, and returns its result type.
 
-Blocking work (NSM ioctls, KMS round trips, RSA) runs in worker threads so one slow KMS call never stalls
-the other requests on the connection.
+Blocking work (KMS round trips, RSA, keystore KDFs) runs in worker threads so one slow call never stalls the
+other requests on the connection. Signing runs on the event loop: it is short CPU work (tens of
+microseconds) that a thread hop would only slow down, as the GIL serialises it anyway.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from nitro_wallet.enclave.datakeys import DataKeyInfo, DataKeyRing
+from nitro_wallet.enclave.keyring import Keyring
 from nitro_wallet.enclave.kms import AttestedKms, KmsCredentials
 from nitro_wallet.enclave.nsm.client import Nsm
-from nitro_wallet.wire import methods
-from nitro_wallet.wire.errors import UnknownMethod
+from nitro_wallet.enclave.transport_key import PRIVATE_KEY_BYTES, TransportKey
+from nitro_wallet.enclave.wallet import Wallet
+from nitro_wallet.wire import methods, wallet
+from nitro_wallet.wire.errors import NsmError, UnknownMethod
 
 Method = tuple[type[methods.WireType], Callable[[Any], Awaitable[methods.WireType]]]
 
@@ -34,12 +38,19 @@ class EnclaveApp:
         self._kms = kms
         self._identity = identity
         self.data_keys = DataKeyRing(kms)
+        entropy = nsm_entropy(nsm)
+        self._transport = TransportKey(entropy(PRIVATE_KEY_BYTES))
+        self._wallet = Wallet(Keyring(self.data_keys.get, entropy), self.data_keys.newest_ref, self._transport)
         self._methods: dict[str, Method] = {
             methods.DescribeParams.METHOD: (methods.DescribeParams, self.describe),
             methods.AttestParams.METHOD: (methods.AttestParams, self.attest),
             methods.KmsCredentialsParams.METHOD: (methods.KmsCredentialsParams, self.kms_credentials),
             methods.DataKeyGenerateParams.METHOD: (methods.DataKeyGenerateParams, self.generate_data_key),
             methods.DataKeyLoadParams.METHOD: (methods.DataKeyLoadParams, self.load_data_key),
+            wallet.KeyCreateParams.METHOD: (wallet.KeyCreateParams, self.create_key),
+            wallet.KeyImportParams.METHOD: (wallet.KeyImportParams, self.import_key),
+            wallet.KeyRewrapParams.METHOD: (wallet.KeyRewrapParams, self.rewrap_key),
+            wallet.SignParams.METHOD: (wallet.SignParams, self.sign),
         }
 
     async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +76,10 @@ class EnclaveApp:
 
     async def attest(self, params: methods.AttestParams) -> methods.AttestResult:
         document = await asyncio.to_thread(
-            self._nsm.attestation, nonce=params.nonce, user_data=params.user_data
+            self._nsm.attestation,
+            nonce=params.nonce,
+            user_data=params.user_data,
+            public_key=self._transport.public_key,  # for sealed inputs (transport_key.py)
         )
         return methods.AttestResult(document=document)
 
@@ -81,6 +95,33 @@ class EnclaveApp:
     async def load_data_key(self, params: methods.DataKeyLoadParams) -> methods.DataKeyResult:
         info = await asyncio.to_thread(self.data_keys.load, params.ciphertext_blob)
         return _data_key_result(info)
+
+    async def create_key(self, params: wallet.KeyCreateParams) -> wallet.SealedKeyFields:
+        return self._wallet.create(params)
+
+    async def import_key(self, params: wallet.KeyImportParams) -> wallet.SealedKeyFields:
+        return await asyncio.to_thread(self._wallet.import_key, params)  # a keystore's KDF takes a while
+
+    async def rewrap_key(self, params: wallet.KeyRewrapParams) -> wallet.SealedKeyFields:
+        return self._wallet.rewrap(params)
+
+    async def sign(self, params: wallet.SignParams) -> wallet.SignResult:
+        return self._wallet.sign(params)
+
+
+def nsm_entropy(nsm: Nsm) -> Callable[[int], bytes]:
+    """`count` bytes from the NSM's GetRandom (a real module answers 256 per call)."""
+
+    def draw(count: int) -> bytes:
+        out = bytearray()
+        while len(out) < count:
+            chunk = nsm.get_random()
+            if not chunk:
+                raise NsmError("GetRandom returned no bytes")
+            out += chunk
+        return bytes(out[:count])
+
+    return draw
 
 
 def _data_key_result(info: DataKeyInfo) -> methods.DataKeyResult:

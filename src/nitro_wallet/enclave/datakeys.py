@@ -53,7 +53,8 @@ class DataKeyRing:
     def _keep(self, blob: bytes, data_key: bytes) -> DataKeyInfo:
         ref = key_ref(blob)
         with self._lock:
-            self._keys[ref] = data_key
+            self._keys.pop(ref, None)
+            self._keys[ref] = data_key  # last in order: the newest
         return DataKeyInfo(blob, ref, check_value(data_key))
 
     def generate(self) -> DataKeyInfo:
@@ -62,6 +63,18 @@ class DataKeyRing:
 
     def load(self, ciphertext_blob: bytes) -> DataKeyInfo:
         return self._keep(ciphertext_blob, self._kms.decrypt_data_key(ciphertext_blob))
+
+    def newest_ref(self) -> str:
+        """The data key new wallet keys are sealed under: the one generated or loaded last.
+
+        The host loads its data keys oldest first and generates a new one to rotate; `rewrap` then moves
+        older keys. Which one is newest is the host's choice, and harmless: every key it can name is a
+        data key KMS released to this enclave.
+        """
+        with self._lock:
+            if not self._keys:
+                raise NotFound("the enclave holds no data key: generate or load one", field="data_key_ref")
+            return next(reversed(self._keys))
 
     def get(self, ref: str) -> bytes:
         """A held data key, for the keyring's sealing only."""

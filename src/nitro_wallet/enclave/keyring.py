@@ -30,8 +30,6 @@ from nitro_wallet.enclave.eth.signature import Signature
 from nitro_wallet.enclave.sealing import (
     MAX_SECRET_BYTES,
     NONCE_BYTES,
-    KeyPolicy,
-    Operation,
     SealedKey,
     check_data_key_ref,
     check_key_id,
@@ -39,6 +37,7 @@ from nitro_wallet.enclave.sealing import (
     unseal,
 )
 from nitro_wallet.wire.errors import BadRequest, InternalError
+from nitro_wallet.wire.policy import KeyPolicy, Operation
 
 __all__ = [
     "Keyring",

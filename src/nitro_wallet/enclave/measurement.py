@@ -53,6 +53,7 @@ RUNTIME_DISTRIBUTIONS = (
     # what those import in turn (boto3's closure, cffi for the native bindings, setuptools' .pth hook)
     "certifi",
     "cffi",
+    "pycparser",  # cffi parses pycryptodome's C declarations with it
     "jmespath",
     "python-dateutil",
     "s3transfer",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from nitro_wallet.host.channel import EnclaveChannel
-from nitro_wallet.wire import methods
+from nitro_wallet.wire import methods, wallet
 
 _Result = TypeVar("_Result", bound=methods.WireType)
 
@@ -39,3 +39,17 @@ class EnclaveClient:
     async def load_data_key(self, ciphertext_blob: bytes) -> methods.DataKeyResult:
         params = methods.DataKeyLoadParams(ciphertext_blob)
         return await self._call(params.METHOD, params, methods.DataKeyResult)
+
+    # --- wallet keys and signatures (wire.wallet) --------------------------------------------------------
+
+    async def create_key(self, params: wallet.KeyCreateParams) -> wallet.SealedKeyFields:
+        return await self._call(params.METHOD, params, wallet.SealedKeyFields)
+
+    async def import_key(self, params: wallet.KeyImportParams) -> wallet.SealedKeyFields:
+        return await self._call(params.METHOD, params, wallet.SealedKeyFields)
+
+    async def rewrap_key(self, params: wallet.KeyRewrapParams) -> wallet.SealedKeyFields:
+        return await self._call(params.METHOD, params, wallet.SealedKeyFields)
+
+    async def sign(self, params: wallet.SignParams) -> dict[str, str]:
+        return (await self._call(params.METHOD, params, wallet.SignResult)).fields

@@ -4,6 +4,7 @@
     ├── BadFrame                bad_frame       a frame could not be decoded (length, CBOR, shape)
     ├── FrameTooLarge           frame_too_large a frame's length prefix exceeds MAX_FRAME_BYTES
     ├── BadRequest              bad_request     a parameter is missing, of the wrong type or out of range
+    ├── Unauthenticated         unauthenticated the caller did not prove who it is (HTTP 401)
     ├── UnknownMethod           unknown_method  no such RPC method
     ├── NotFound                not_found       the named object does not exist
     ├── Denied                  denied          a policy refuses the operation
@@ -29,6 +30,7 @@ class ErrorCode(StrEnum):
     BAD_FRAME = "bad_frame"
     FRAME_TOO_LARGE = "frame_too_large"
     BAD_REQUEST = "bad_request"
+    UNAUTHENTICATED = "unauthenticated"
     UNKNOWN_METHOD = "unknown_method"
     NOT_FOUND = "not_found"
     DENIED = "denied"
@@ -66,6 +68,10 @@ class FrameTooLarge(NitroWalletError):
 
 class BadRequest(NitroWalletError):
     code = ErrorCode.BAD_REQUEST
+
+
+class Unauthenticated(NitroWalletError):
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class UnknownMethod(NitroWalletError):
@@ -118,6 +124,7 @@ _BY_CODE: dict[ErrorCode, type[NitroWalletError]] = {
         BadFrame,
         FrameTooLarge,
         BadRequest,
+        Unauthenticated,
         UnknownMethod,
         NotFound,
         Denied,

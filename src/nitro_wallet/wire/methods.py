@@ -63,7 +63,7 @@ class WireType:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
 
-def _bounded(name: str, value: bytes | None, high: int, *, low: int = 0) -> None:
+def check_length(name: str, value: bytes | None, high: int, *, low: int = 0) -> None:
     if value is not None and not low <= len(value) <= high:
         raise BadRequest(f"{name} must be {low}..{high} bytes", field=name)
 
@@ -101,8 +101,8 @@ class AttestParams(WireType):
     user_data: bytes | None = None
 
     def __post_init__(self) -> None:
-        _bounded("nonce", self.nonce, MAX_ATTESTATION_FIELD_BYTES, low=1)
-        _bounded("user_data", self.user_data, MAX_ATTESTATION_FIELD_BYTES)
+        check_length("nonce", self.nonce, MAX_ATTESTATION_FIELD_BYTES, low=1)
+        check_length("user_data", self.user_data, MAX_ATTESTATION_FIELD_BYTES)
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class DataKeyLoadParams(WireType):
     ciphertext_blob: bytes
 
     def __post_init__(self) -> None:
-        _bounded("ciphertext_blob", self.ciphertext_blob, MAX_CIPHERTEXT_BLOB_BYTES, low=1)
+        check_length("ciphertext_blob", self.ciphertext_blob, MAX_CIPHERTEXT_BLOB_BYTES, low=1)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ class AuthScheme(StrEnum):
     V1 = "v1"
 
 
-class _NumberText(str):
+class NumberText(str):
     """A number exactly as it appeared in the JSON text."""
 
     __slots__ = ()
@@ -151,7 +151,7 @@ def _quote(text: str) -> str:
 
 
 def _encode(value: object, out: list[str], depth: int) -> None:
-    if type(value) is _NumberText:
+    if type(value) is NumberText:
         out.append(value)
     elif type(value) is str:
         out.append(_quote(value))
@@ -191,31 +191,30 @@ def _encode_array(value: list[object], out: list[str], depth: int) -> None:
     out.append("]")
 
 
-def canonical_json(payload_text: str, *, field: str = "payload") -> bytes:
-    """The canonical bytes of a JSON object given as text (see the module docstring)."""
-    if type(payload_text) is not str:
+def decode_exact(text: str, *, field: str = "payload") -> object:
+    """JSON text decoded strictly (see the module docstring), numbers kept as their text (`NumberText`).
+
+    Bodies that carry a payload inside them decode with this, so that `canonical_encode` of the payload
+    member gives the same bytes as `canonical_json` of the payload's own text.
+    """
+    if type(text) is not str:
         raise BadRequest(f"{field} must be JSON text", field=field)
-    too_large = len(payload_text) > MAX_PAYLOAD_BYTES or (
-        not payload_text.isascii() and len(payload_text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES
+    too_large = len(text) > MAX_PAYLOAD_BYTES or (
+        not text.isascii() and len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES
     )
     if too_large:
         raise BadRequest(f"{field} is larger than MAX_PAYLOAD_BYTES ({MAX_PAYLOAD_BYTES})", field=field)
-    if nesting_exceeds(payload_text, MAX_NESTING_DEPTH):
+    if nesting_exceeds(text, MAX_NESTING_DEPTH):
         message = f"{field} nests objects and arrays deeper than {MAX_NESTING_DEPTH} levels"
         raise BadRequest(message, field=field)
     try:
-        value = json.loads(
-            payload_text,
-            parse_int=_NumberText,
-            parse_float=_NumberText,
+        return json.loads(
+            text,
+            parse_int=NumberText,
+            parse_float=NumberText,
             parse_constant=_refuse_constant,
             object_pairs_hook=_pairs_to_dict,
         )
-        if type(value) is not dict:
-            raise _Refused("must be a JSON object")
-        out: list[str] = []
-        _encode(value, out, 1)
-        return "".join(out).encode("utf-8")
     except _Refused as error:
         raise BadRequest(f"{field} {error}", field=field) from None
     except json.JSONDecodeError as error:
@@ -224,9 +223,26 @@ def canonical_json(payload_text: str, *, field: str = "payload") -> bytes:
     except RecursionError:
         message = f"{field} nests objects and arrays deeper than {MAX_NESTING_DEPTH} levels"
         raise BadRequest(message, field=field) from None
+
+
+def canonical_encode(value: object, *, field: str = "payload") -> bytes:
+    """The canonical bytes of a JSON object decoded by `decode_exact`."""
+    try:
+        if type(value) is not dict:
+            raise _Refused("must be a JSON object")
+        out: list[str] = []
+        _encode(value, out, 1)
+        return "".join(out).encode("utf-8")
+    except _Refused as error:
+        raise BadRequest(f"{field} {error}", field=field) from None
     except UnicodeEncodeError:
         message = f"{field} has a string with an unpaired UTF-16 surrogate (U+D800..U+DFFF)"
         raise BadRequest(message, field=field) from None
+
+
+def canonical_json(payload_text: str, *, field: str = "payload") -> bytes:
+    """The canonical bytes of a JSON object given as text (see the module docstring)."""
+    return canonical_encode(decode_exact(payload_text, field=field), field=field)
 
 
 def _secret_key(secret: str) -> bytes:
