@@ -1,0 +1,15 @@
+"""Where the host keeps sealed wallet keys and API-key hashes: the `KeyStore` interface and its backends."""
+
+from nitro_wallet.host.store.records import ApiKeyRecord, KeyExists, KeyPage, KeyRecord, KeyStore, StaleRecord
+from nitro_wallet.host.store.sqlite import SchemaTooNew, SqliteKeyStore
+
+__all__ = [
+    "KeyStore",
+    "KeyRecord",
+    "KeyPage",
+    "ApiKeyRecord",
+    "KeyExists",
+    "StaleRecord",
+    "SqliteKeyStore",
+    "SchemaTooNew",
+]
