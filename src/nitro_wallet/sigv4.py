@@ -21,6 +21,7 @@ Presigned URLs (the signature in the query string) are not supported.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -34,6 +35,9 @@ from urllib.parse import quote, unquote_to_bytes
 MAX_CLOCK_SKEW: timedelta = timedelta(minutes=15)  # AWS's window, both directions
 MAX_AUTHORIZATION_HEADER_BYTES: int = 4096  # 64 signed names of ~40 bytes plus scope and signature
 MAX_SIGNED_HEADERS: int = 64
+# Derived keys kept: one per credential, scope date, region and service in use. Only known credentials
+# reach the derivation and the clock check allows two or three dates, so a client cannot churn it.
+MAX_CACHED_SIGNING_KEYS: int = 256
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -418,13 +422,17 @@ def _canonical_headers(received: _Headers, signed_headers: tuple[str, ...]) -> s
     return "".join(lines)
 
 
-def _signature(secret: str, timestamp: str, region: str, service: str, canonical: str) -> str:
-    def sign(key: bytes, message: str) -> bytes:
-        return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+@functools.lru_cache(maxsize=MAX_CACHED_SIGNING_KEYS)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The key derived from the secret and the scope: the same for every request signed that day."""
+    key = ("AWS4" + secret).encode("utf-8")
+    for part in (date, region, service, _SCOPE_TERMINATOR):
+        key = hmac.digest(key, part.encode("utf-8", "surrogatepass"), "sha256")
+    return key
 
-    key = sign(("AWS4" + secret).encode("utf-8"), timestamp[:8])
-    for part in (region, service, _SCOPE_TERMINATOR):
-        key = sign(key, part)
+
+def _signature(secret: str, timestamp: str, region: str, service: str, canonical: str) -> str:
+    key = _signing_key(secret, timestamp[:8], region, service)
     digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
     scope = f"{timestamp[:8]}/{region}/{service}/{_SCOPE_TERMINATOR}"
     string_to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{digest}"
