@@ -191,21 +191,28 @@ def _encode_array(value: list[object], out: list[str], depth: int) -> None:
     out.append("]")
 
 
-def decode_exact(text: str, *, field: str = "payload") -> object:
+def decode_exact(
+    text: str,
+    *,
+    field: str = "payload",
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+    max_depth: int = MAX_NESTING_DEPTH,
+) -> object:
     """JSON text decoded strictly (see the module docstring), numbers kept as their text (`NumberText`).
 
     Bodies that carry a payload inside them decode with this, so that `canonical_encode` of the payload
-    member gives the same bytes as `canonical_json` of the payload's own text.
+    member gives the same bytes as `canonical_json` of the payload's own text; they pass their own bounds
+    (a body is larger than its payload and one level deeper).
     """
     if type(text) is not str:
         raise BadRequest(f"{field} must be JSON text", field=field)
-    too_large = len(text) > MAX_PAYLOAD_BYTES or (
-        not text.isascii() and len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES
+    too_large = len(text) > max_bytes or (
+        not text.isascii() and len(text.encode("utf-8", "surrogatepass")) > max_bytes
     )
     if too_large:
-        raise BadRequest(f"{field} is larger than MAX_PAYLOAD_BYTES ({MAX_PAYLOAD_BYTES})", field=field)
-    if nesting_exceeds(text, MAX_NESTING_DEPTH):
-        message = f"{field} nests objects and arrays deeper than {MAX_NESTING_DEPTH} levels"
+        raise BadRequest(f"{field} is larger than {max_bytes} bytes", field=field)
+    if nesting_exceeds(text, max_depth):
+        message = f"{field} nests objects and arrays deeper than {max_depth} levels"
         raise BadRequest(message, field=field)
     try:
         return json.loads(

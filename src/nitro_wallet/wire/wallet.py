@@ -44,6 +44,8 @@ from nitro_wallet.wire.request_auth import MAX_PAYLOAD_BYTES, AuthScheme
 
 MAX_SEALED_INPUT_BYTES = 64 * 1024  # a keystore is ~1 KiB; a secret at most 1 KiB
 MAX_BLOB_BYTES = 4096
+MAX_SECRET_TEXT_CHARS = 1024  # a wire bound only: the keyring accepts 36..256 characters
+MAX_PRIVATE_KEY_CHARS = 128  # 64 hex digits and a 0x prefix fit well within
 SEALED_INPUT_INFO_PREFIX = b"nitro-wallet/sealed-input/v1\n"
 TRANSPORT_PUBLIC_KEY_BYTES = 32  # X25519
 
@@ -99,6 +101,12 @@ def _one_source(secret: str | None, sealed_input: bytes | None) -> None:
     if (secret is None) == (sealed_input is None):
         raise BadRequest("give exactly one of secret and sealed_input", field="secret")
     check_length("sealed_input", sealed_input, MAX_SEALED_INPUT_BYTES, low=1)
+    _check_chars("secret", secret, MAX_SECRET_TEXT_CHARS)
+
+
+def _check_chars(name: str, value: str | None, high: int) -> None:
+    if value is not None and len(value) > high:
+        raise BadRequest(f"{name} is longer than {high} characters", field=name)
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ class KeyImportParams(WireType):
         _one_source(self.secret, self.sealed_input)
         if (self.secret is None) != (self.private_key is None):
             raise BadRequest("secret and private_key go together", field="private_key")
+        _check_chars("private_key", self.private_key, MAX_PRIVATE_KEY_CHARS)
 
     def __repr__(self) -> str:
         return "KeyImportParams(<hidden>)"

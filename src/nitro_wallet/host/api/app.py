@@ -1,0 +1,70 @@
+"""`build_app`: the host's HTTP API as a Starlette app (docs/api.md).
+
+The request path: `Edge` (normal-form paths, metrics, 500s) -> Starlette's exception middleware (maps
+NitroWalletError and 404/405 through `errors`) -> the router -> an `Endpoint` per route (body bound,
+authentication, permission, parsing) -> the route's handler. No global state: everything hangs off one
+`ApiContext` per app. The caller owns the enclave client, the store and the authenticator and closes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from nitro_wallet.host.api import errors, keys, openapi, operations, reference, signatures
+from nitro_wallet.host.api.context import ApiContext, KmsStatus
+from nitro_wallet.host.api.edge import Edge
+from nitro_wallet.host.api.metrics import ApiMetrics
+from nitro_wallet.host.auth import Authenticator
+from nitro_wallet.host.enclave_client import EnclaveClient
+from nitro_wallet.host.store.records import KeyStore
+from nitro_wallet.wire.errors import NitroWalletError
+
+DEV_NO_AUTH_WARNING = (
+    "AUTHENTICATION IS OFF (--dev-no-auth): anyone who can reach this port may create keys and sign. "
+    "Never expose it beyond loopback."
+)
+
+_log = logging.getLogger(__name__)
+
+
+def build_app(
+    *,
+    enclave: EnclaveClient,
+    store: KeyStore,
+    authenticator: Authenticator,
+    clock: Callable[[], float] = time.time,
+    dev_no_auth_warning: bool = False,
+    kms_status: KmsStatus | None = None,
+) -> Starlette:
+    """The API. `dev_no_auth_warning` repeats the warning at every start (the authenticator decides whether
+    authentication is on); `kms_status` answers /healthcheck's kms check ("UP", "DOWN", "UNKNOWN")."""
+    metrics = ApiMetrics()
+    context = ApiContext(enclave, store, authenticator, clock, metrics, kms_status)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if dev_no_auth_warning:
+            _log.warning(DEV_NO_AUTH_WARNING)
+        yield
+
+    app = Starlette(
+        routes=[  # the router tries them in order: the signing routes, the hot path, first
+            *signatures.routes(context),
+            *reference.routes(context),
+            *keys.routes(context),
+            *operations.routes(context, openapi.document()),
+        ],
+        middleware=[Middleware(Edge, metrics=metrics)],
+        exception_handlers={NitroWalletError: errors.handle, HTTPException: errors.handle},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False  # `/v1/keys/` is not `/v1/keys`: no redirect, a 404
+    app.state.context = context
+    return app

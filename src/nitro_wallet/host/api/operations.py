@@ -1,0 +1,86 @@
+"""Operations routes: `/upcheck`, `/healthcheck`, `/metrics` and `/v1/openapi.json` (public), and
+`/v1/attestation` (any authenticated caller: the document is what a client seals key material to).
+
+/healthcheck reports two checks. `enclave`: UP if the enclave answers `describe` within
+HEALTHCHECK_TIMEOUT_SECONDS. `kms`: what the caller of `build_app` reports through `kms_status` (the host
+learns it when it loads the enclave's data keys through KMS), "UNKNOWN" without one. The status is UP, 200,
+unless a check is DOWN (then 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from typing import Any
+
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from nitro_wallet.host.api.context import ApiContext
+from nitro_wallet.host.api.endpoint import AUTHENTICATED, PUBLIC, Call, Endpoint, route
+from nitro_wallet.host.api.metrics import CONTENT_TYPE
+from nitro_wallet.wire.errors import BadRequest, NitroWalletError
+from nitro_wallet.wire.methods import MAX_ATTESTATION_FIELD_BYTES
+
+HEALTHCHECK_TIMEOUT_SECONDS = 5.0
+UP, DOWN, UNKNOWN = "UP", "DOWN", "UNKNOWN"
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_NONCE_RULE = f"nonce must be 1..{MAX_ATTESTATION_FIELD_BYTES} bytes as hex"
+
+
+async def upcheck(_call: Call) -> Response:
+    return PlainTextResponse("OK")
+
+
+async def _enclave_status(context: ApiContext) -> str:
+    try:
+        async with asyncio.timeout(HEALTHCHECK_TIMEOUT_SECONDS):
+            await context.ask_enclave(context.enclave.describe(), needs_data_keys=False)
+    except (NitroWalletError, TimeoutError):
+        return DOWN
+    return UP
+
+
+async def healthcheck(call: Call) -> Response:
+    context = call.context
+    enclave = await _enclave_status(context)
+    kms = UNKNOWN if context.kms_status is None else context.kms_status()
+    status = DOWN if DOWN in (enclave, kms) else UP
+    body = {"status": status, "checks": [{"id": "enclave", "status": enclave}, {"id": "kms", "status": kms}]}
+    return JSONResponse(body, status_code=200 if status == UP else 503)
+
+
+async def metrics(call: Call) -> Response:
+    return Response(call.context.metrics.render(), media_type=CONTENT_TYPE)
+
+
+async def attestation(call: Call) -> Response:
+    nonce_hex = call.query.get("nonce")
+    if nonce_hex is None:
+        raise BadRequest("missing query parameter 'nonce' (hex)", field="nonce")
+    if len(nonce_hex) > 2 * MAX_ATTESTATION_FIELD_BYTES or not _HEX.fullmatch(nonce_hex):
+        raise BadRequest(_NONCE_RULE, field="nonce")
+    attest = call.context.enclave.attest(bytes.fromhex(nonce_hex))
+    document = await call.context.ask_enclave(attest, needs_data_keys=False)
+    return JSONResponse({"document": base64.b64encode(document).decode("ascii")})
+
+
+class _Document:
+    """Serves a JSON document rendered once."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._response = JSONResponse(document)
+
+    async def __call__(self, _call: Call) -> Response:
+        return self._response
+
+
+def routes(context: ApiContext, openapi: dict[str, Any]) -> list[Route]:
+    return [
+        route("/upcheck", {"GET": Endpoint(context, upcheck, PUBLIC)}),
+        route("/healthcheck", {"GET": Endpoint(context, healthcheck, PUBLIC)}),
+        route("/metrics", {"GET": Endpoint(context, metrics, PUBLIC)}),
+        route("/v1/openapi.json", {"GET": Endpoint(context, _Document(openapi), PUBLIC)}),
+        route("/v1/attestation", {"GET": Endpoint(context, attestation, AUTHENTICATED, query=("nonce",))}),
+    ]
