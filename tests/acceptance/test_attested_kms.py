@@ -282,7 +282,8 @@ async def test_attest_returns_a_fresh_document_over_the_callers_nonce(tmp_path: 
         expect=verify.Expectations(pcrs={0: pcr0_for(kms_url, key_arn)}, nonce=b"caller nonce"),
     )
     assert doc.user_data == b"context"
-    assert doc.public_key is not None and len(doc.public_key) == 32
+    assert doc.public_key is not None
+    assert len(doc.public_key) == 32
     recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": document}
     with pytest.raises(ClientError) as refused_by_kms:
         processes.kms_client(tmp_path, kms_url, "enclave").decrypt(

@@ -18,7 +18,7 @@ READY = "nitro-wallet local stack is up"
 
 
 def up(state_dir: Path) -> processes.Running:
-    argv = [sys.executable, "-m", "nitro_wallet.cli.main", "up", "--state-dir", str(state_dir)]
+    argv = [sys.executable, "-m", "nitro_wallet.cli.main", "up", "--state-dir", str(state_dir), "--port", "0"]
     return processes.start(argv, READY, state_dir.parent / f"{state_dir.name}-up.log")
 
 
@@ -28,7 +28,7 @@ def rest_of_banner(running: processes.Running) -> str:
     lines = []
     for line in running.process.stdout:
         lines.append(line)
-        if line.startswith("Ctrl-C stops everything"):
+        if line.startswith("Ready: "):
             break
     return "".join(lines)
 
@@ -69,7 +69,7 @@ def test_up_refuses_when_the_enclave_measurement_no_longer_matches(tmp_path: Pat
         probe.bind(("127.0.0.1", 0))
         state["kms_proxy_port"] = probe.getsockname()[1]
     (state_dir / "stack.json").write_text(json.dumps(state))
-    argv = [sys.executable, "-m", "nitro_wallet.cli.main", "up", "--state-dir", str(state_dir)]
+    argv = [sys.executable, "-m", "nitro_wallet.cli.main", "up", "--state-dir", str(state_dir), "--port", "0"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "no longer matches the KMS key policy" in done.stderr

@@ -118,6 +118,7 @@ RUNTIME = (
     "pycryptodome",
     "certifi",
     "cffi",
+    "pycparser",
     "jmespath",
     "python-dateutil",
     "s3transfer",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+import uvloop
+
 from nitro_wallet.cli import options
 from nitro_wallet.stack import local
 
@@ -18,8 +20,28 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     options.add_state_dir(command)
     command.add_argument("--region", default="us-east-1", help="the KMS region (default: %(default)s)")
+    command.add_argument("--host", default=local.LOOPBACK, help="the API's address (default: %(default)s)")
+    command.add_argument(
+        "--port",
+        type=int,
+        default=local.DEFAULT_API_PORT,
+        help="the API's port, 0 for any (default: %(default)s)",
+    )
+    command.add_argument(
+        "--dev-no-auth",
+        action="store_true",
+        help="DANGEROUS, development only: serve the API without authentication (loopback only)",
+    )
     command.set_defaults(run=run_up)
 
 
 def run_up(args: argparse.Namespace) -> int:
-    return asyncio.run(local.run(options.state_dir(args), region=args.region))
+    main = local.run(
+        options.state_dir(args),
+        region=args.region,
+        host=args.host,
+        port=args.port,
+        dev_no_auth=args.dev_no_auth,
+    )
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)

@@ -40,7 +40,9 @@ class EnclaveApp:
         self.data_keys = DataKeyRing(kms)
         entropy = nsm_entropy(nsm)
         self._transport = TransportKey(entropy(PRIVATE_KEY_BYTES))
-        self._wallet = Wallet(Keyring(self.data_keys.get, entropy), self.data_keys.newest_ref, self._transport)
+        self._wallet = Wallet(
+            Keyring(self.data_keys.get, entropy), self.data_keys.newest_ref, self._transport
+        )
         self._methods: dict[str, Method] = {
             methods.DescribeParams.METHOD: (methods.DescribeParams, self.describe),
             methods.AttestParams.METHOD: (methods.AttestParams, self.attest),

@@ -2,13 +2,18 @@
 
     KMS emulator (child) <── host proxy (this process, like vsock-proxy) <── enclave (child, emulated NSM)
                                                                                 ▲
-                                              this process (host) ── RPC ───────┘
+    clients ── HTTP ──> host API (this process: auth, SQLite store) ── RPC ──────┘
 
 First run: choose ports, create the KMS key (administration only), measure the enclave image, whose
 configuration names that key and the KMS endpoint it reaches through the proxy, then pin the key policy
 to that PCR0 and have the enclave generate its data key (KMS answers in CMS only the enclave can open);
 the host keeps the data key's KMS ciphertext. Later runs reuse all of it: since the configuration is
 measured, the ports and the key are chosen once and kept.
+
+The host API (docs/api.md) accepts AWS SigV4 signed with the `default` profile of DIR/credentials
+(region in DIR/config): the stack's administrator, as one IAM user's keys serve every AWS service. Wallet
+keys are stored sealed in DIR/wallet.sqlite3. If the enclave process dies, the API answers 503 until `up`
+has started a new one and given it its data key again; the stored keys need nothing else.
 """
 
 from __future__ import annotations
@@ -28,20 +33,27 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from nitro_wallet import sigv4
 from nitro_wallet.enclave import measurement
 from nitro_wallet.host import key_policy
+from nitro_wallet.host.api.app import build_app
+from nitro_wallet.host.auth import ALL_PERMISSIONS, Authenticator, SigV4Identity
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.host.proxy import TcpProxy, Upstream
+from nitro_wallet.host.store import SqliteKeyStore
 from nitro_wallet.kms_emulator import principals
 from nitro_wallet.stack import launch
-from nitro_wallet.stack.supervisor import ChildFailed, Supervisor
+from nitro_wallet.stack.api_server import ApiServer
+from nitro_wallet.stack.supervisor import Child, ChildFailed, Supervisor
 from nitro_wallet.transport.address import TcpAddress
 from nitro_wallet.wire.errors import KmsDenied, NitroWalletError
 
 STATE_FILE = "stack.json"
+STORE_FILE = "wallet.sqlite3"
 KEY_ALIAS = "alias/nitro-wallet"
 LOOPBACK = "127.0.0.1"
+DEFAULT_API_PORT = 8080
 
 
 @dataclass
@@ -155,6 +167,9 @@ class LocalStack:
         self.enclave_address = f"unix:{state_dir / 'enclave.sock'}"
         upstream = Upstream(LOOPBACK, state.kms_port)
         self.proxy = TcpProxy(TcpAddress(LOOPBACK, state.kms_proxy_port), upstream, allowlist=[upstream])
+        self.enclave: Child | None = None
+        self.data_key_ready = False
+        self.stopping = False
 
     def image_config(self) -> dict[str, str]:
         """The enclave image's measured configuration: it reaches KMS only through the host's proxy."""
@@ -184,16 +199,72 @@ class LocalStack:
             bytecode_cache=self.state_dir / launch.BYTECODE_CACHE,
             state_dir=self.state_dir,
         )
-        await self.supervisor.start(
-            "enclave", argv, ready="enclave listening on", env=launch.enclave_environment()
+        self.enclave = await self.supervisor.start(
+            "enclave", argv, ready="enclave listening on", env=launch.enclave_environment(), restartable=True
         )
 
+    async def bootstrap(self, client: EnclaveClient) -> str:
+        """Give a freshly started enclave its KMS credentials and data key."""
+        self.data_key_ready = False
+        await client.set_kms_credentials(**_profile(self.state_dir, "enclave"))
+        description = await bootstrap_data_key(client, self.state, self.state_dir)
+        self.data_key_ready = True
+        return description
+
+    async def keep_enclave(self, client: EnclaveClient) -> None:
+        """Restart the enclave whenever it ends, until `up` stops. Raises if a restart fails."""
+        while True:
+            assert self.enclave is not None
+            status = await self.enclave.process.wait()
+            if self.is_stopping():
+                return
+            self.data_key_ready = False
+            print(
+                f"nitro-wallet up: the enclave exited (status {status}); starting it again", file=sys.stderr
+            )
+            await self.supervisor.forget(self.enclave)
+            await self.start_enclave()
+            print(f"nitro-wallet up: enclave back; {await self.bootstrap(client)}", file=sys.stderr)
+
+    def is_stopping(self) -> bool:
+        return self.stopping
+
+    def kms_status(self) -> str:
+        return "UP" if self.data_key_ready else "DOWN"
+
     async def stop(self) -> None:
+        self.stopping = True
         await self.supervisor.stop_all()
         await self.proxy.close()
 
 
-async def run(state_dir: Path, *, region: str = principals.DEFAULT_REGION) -> int:
+def authenticator(state_dir: Path, region: str, *, store: SqliteKeyStore, dev_no_auth: bool) -> Authenticator:
+    """The API's callers: the `default` profile of DIR/credentials (SigV4) and the stored API keys."""
+    admin = _profile(state_dir, "default")
+    credential = sigv4.Credential(
+        access_key_id=admin["access_key_id"],
+        secret_access_key=admin["secret_access_key"],
+        principal_arn=key_policy.DEFAULT_ADMIN_PRINCIPAL,
+    )
+    return Authenticator(
+        region=region,
+        sigv4_credentials={credential.access_key_id: SigV4Identity(credential, ALL_PERMISSIONS)},
+        api_keys=store.get_api_key,
+        dev_no_auth=dev_no_auth,
+    )
+
+
+async def run(
+    state_dir: Path,
+    *,
+    region: str = principals.DEFAULT_REGION,
+    host: str = LOOPBACK,
+    port: int = DEFAULT_API_PORT,
+    dev_no_auth: bool = False,
+) -> int:
+    if dev_no_auth and host != LOOPBACK:
+        print("nitro-wallet up: --dev-no-auth is allowed only with --host 127.0.0.1", file=sys.stderr)
+        return 2
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
     state = StackState.load_or_create(state_dir, region)
@@ -202,63 +273,93 @@ async def run(state_dir: Path, *, region: str = principals.DEFAULT_REGION) -> in
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    store = SqliteKeyStore(state_dir / STORE_FILE)
+    channel = EnclaveChannel(stack.enclave_address)
+    api: ApiServer | None = None
     try:
         await stack.start_kms()
         await asyncio.to_thread(ensure_key, state, state_dir, stack.kms_url)
         pcr0 = measurement.measure(stack.image_config()).pcr0
         await asyncio.to_thread(pin_policy, state, state_dir, stack.kms_url, pcr0)
         await stack.start_enclave()
-        async with EnclaveChannel(stack.enclave_address) as channel:
-            client = EnclaveClient(channel)
-            await client.set_kms_credentials(**_profile(state_dir, "enclave"))
-            try:
-                data_key = await bootstrap_data_key(client, state, state_dir)
-            except KmsDenied:
-                print(_measurement_changed(pcr0), file=sys.stderr)
-                return 1
-            _print_ready(stack, pcr0=pcr0, data_key=data_key)
-            await _until_stopped(stop, stack.supervisor)
-    except (ChildFailed, NitroWalletError, ClientError) as exc:
+        client = EnclaveClient(channel)
+        try:
+            data_key = await stack.bootstrap(client)
+        except KmsDenied:
+            print(_measurement_changed(pcr0), file=sys.stderr)
+            return 1
+        app = build_app(
+            enclave=client,
+            store=store,
+            authenticator=authenticator(state_dir, state.region, store=store, dev_no_auth=dev_no_auth),
+            dev_no_auth_warning=dev_no_auth,
+            kms_status=stack.kms_status,
+        )
+        api = ApiServer(app, host, port)
+        await api.start()
+        _print_ready(stack, api.url, pcr0=pcr0, data_key=data_key)
+        keeper = asyncio.create_task(stack.keep_enclave(client))
+        await _until_stopped(stop, stack.supervisor, keeper)
+    except (ChildFailed, NitroWalletError, ClientError, OSError) as exc:
         print(f"nitro-wallet up: {exc}", file=sys.stderr)
         return 1
     finally:
+        stack.stopping = True
+        if api is not None:
+            await api.stop()
+        await channel.close()
         await stack.stop()
+        store.close()
     return 0 if not stack.supervisor.exited_children() else 1
 
 
-async def _until_stopped(stop: asyncio.Event, supervisor: Supervisor) -> None:
+async def _until_stopped(stop: asyncio.Event, supervisor: Supervisor, keeper: asyncio.Task[None]) -> None:
     stopped = asyncio.create_task(stop.wait())
     exited = asyncio.create_task(supervisor.exited.wait())
-    await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({stopped, exited, keeper}, return_when=asyncio.FIRST_COMPLETED)
     for task in (stopped, exited):
         task.cancel()
-    if supervisor.exited.is_set():
+    if keeper.done():
+        print(
+            f"nitro-wallet up: stopping, the enclave could not be restarted: {keeper.exception()}",
+            file=sys.stderr,
+        )
+    elif supervisor.exited.is_set():
         print(
             f"nitro-wallet up: stopping, a child ended: {', '.join(supervisor.exited_children())}",
             file=sys.stderr,
         )
     else:
         print("nitro-wallet up: stopping")
+    keeper.cancel()
 
 
-def _print_ready(stack: LocalStack, *, pcr0: bytes, data_key: str) -> None:
+def _print_ready(stack: LocalStack, url: str, *, pcr0: bytes, data_key: str) -> None:
     state_dir, state, kms_url, enclave = stack.state_dir, stack.state, stack.kms_url, stack.enclave_address
     print(
         f"""
 nitro-wallet local stack is up (state: {state_dir})
+  API          {url}  (SigV4 with the default profile of {state_dir}/credentials; docs/api.md)
   enclave      {enclave}  (emulated NSM, PCR0 {pcr0.hex()[:16]}…)
   KMS          {kms_url}  (emulator; key {KEY_ALIAS})
   key ARN      {state.kms_key_arn}
   {data_key}
 
-Try, in another terminal:
-  nitro-wallet enclave describe --connect {enclave}
-  nitro-wallet enclave attest --connect {enclave} --out /tmp/attestation.cbor
-  nitro-wallet attestation verify /tmp/attestation.cbor --root dev --state-dir {state_dir} \\
-      --expect-pcr 0={pcr0.hex()}
-  # any AWS SDK or CLI reaches the KMS emulator with
-  #   AWS_SHARED_CREDENTIALS_FILE={state_dir}/credentials AWS_CONFIG_FILE={state_dir}/config
+Quickstart, in another terminal:
+  export NITRO_WALLET_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+  nitro-wallet keys create --url {url} --state-dir {state_dir}            # prints the key id and address
+  echo '{{"type": 2, "chainId": 1, "nonce": 0, "to": "0xa5D3241A1591061F2a4bB69CA0215F66520E67cf",
+        "value": "10000000000000000", "gas": 21000, "maxFeePerGas": "30000000000",
+        "maxPriorityFeePerGas": "1000000000"}}' > tx.json
+  nitro-wallet sign tx KEY_ID tx.json --url {url} --state-dir {state_dir}
 
-Ctrl-C stops everything.""",
+  # the reference's routes, with curl's SigV4:
+  curl --aws-sigv4 "aws:amz:{state.region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \\
+      -H 'content-type: application/json' -d "{{\\"secret\\": \\"$NITRO_WALLET_SECRET\\"}}" {url}/key
+  # (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the default profile in {state_dir}/credentials)
+
+  nitro-wallet attestation verify ... / nitro-wallet enclave describe --connect {enclave}
+
+Ready: {url}/upcheck answers 200. Ctrl-C stops everything.""",
         flush=True,
     )

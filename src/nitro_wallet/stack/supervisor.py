@@ -32,11 +32,19 @@ class Child:
 class Supervisor:
     def __init__(self) -> None:
         self.children: list[Child] = []
-        self.exited = asyncio.Event()  # set when any child ends on its own
+        self.exited = asyncio.Event()  # set when a child that is not restartable ends on its own
 
     async def start(
-        self, name: str, argv: Sequence[str], ready: str, *, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        ready: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        restartable: bool = False,
     ) -> Child:
+        """Start a child and wait for its ready line. A restartable child's end does not set `exited`:
+        its owner awaits `child.process.wait()`, then `forget`s it and starts another."""
         process = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
         )
@@ -52,12 +60,19 @@ class Supervisor:
             raise ChildFailed(f"{name} did not become ready (exit status {process.returncode})") from None
         child = Child(name, process, line, [stderr_pump, asyncio.create_task(_relay(name, process.stdout))])
         self.children.append(child)
-        asyncio.create_task(self._watch(child))  # noqa: RUF006 - the watcher ends with the child
+        if not restartable:
+            asyncio.create_task(self._watch(child))  # noqa: RUF006 - the watcher ends with the child
         return child
 
     async def _watch(self, child: Child) -> None:
         await child.process.wait()
         self.exited.set()
+
+    async def forget(self, child: Child) -> None:
+        """Drop a child that has ended, once its output is relayed."""
+        await child.process.wait()
+        await asyncio.gather(*child.pumps, return_exceptions=True)
+        self.children.remove(child)
 
     async def stop_all(self) -> None:
         for child in reversed(self.children):
