@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from nitro_wallet import __version__
-from nitro_wallet.cli import attestation, enclave, kms, up
+from nitro_wallet.cli import attestation, enclave, keys, kms, sign, up
 
-COMMAND_GROUPS = (up, enclave, kms, attestation)
+COMMAND_GROUPS = (up, keys, sign, enclave, kms, attestation)
 
 
 def build_parser() -> argparse.ArgumentParser:
