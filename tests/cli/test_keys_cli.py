@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nitro_wallet.cli.keys import MAX_SECRET_FILE_BYTES, SECRET_ENV, CommandFailed, read_secret
+from nitro_wallet.cli.api_options import MAX_SECRET_FILE_BYTES, SECRET_ENV, CommandFailed, read_secret
 from nitro_wallet.cli.main import build_parser, main
 from nitro_wallet.host.credentials import write_aws_profile
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nitro_wallet.cli.keys import SECRET_ENV
+from nitro_wallet.cli.api_options import SECRET_ENV
 from nitro_wallet.cli.main import build_parser, main
 from nitro_wallet.cli.sign import COMMANDS
 from nitro_wallet.client import SIGN_KINDS

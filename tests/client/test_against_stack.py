@@ -1,6 +1,7 @@
-"""The client library and the `keys` / `sign` commands against a real `nitro-wallet up` (started once for
-this module, on a free port): keys created sealed and in the clear, imported, listed page by page,
-signatures checked with eth-account, disabled and deleted keys refused."""
+"""The client library and the `keys` / `sign` / `api-keys` commands against a real `nitro-wallet up`
+(started once for this module, on a free port): keys created sealed and in the clear, imported, listed page
+by page, signatures checked with eth-account, disabled and deleted keys refused, API keys minted while it
+runs honoured with their permissions."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
 from nitro_wallet.attestation import devca, verify
-from nitro_wallet.cli.keys import SECRET_ENV
+from nitro_wallet.cli.api_options import SECRET_ENV
 from nitro_wallet.cli.main import main
-from nitro_wallet.client import SigV4Auth, WalletApiError, WalletClient
+from nitro_wallet.client import ApiKeyAuth, SigV4Auth, WalletApiError, WalletClient
 from nitro_wallet.wire.errors import AttestationError
 from support.eth_examples import EIP712_MAIL
 from support.stack import Up
@@ -318,3 +319,24 @@ def test_import_reads_the_private_key_from_stdin(stack: Up, sealed: bool) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["address"] == account.address
+
+
+def test_an_api_key_minted_while_up_runs_has_exactly_its_permissions(
+    stack: Up, client: WalletClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def mint(permissions: str) -> str:
+        argv = ["api-keys", "create", "--permissions", permissions, "--state-dir", str(stack.state_dir)]
+        token: str = run_ok(capsys, argv)["api_key"]
+        return token
+
+    created = client.create_key()
+    with WalletClient(stack.url, auth=ApiKeyAuth(mint("keys:read"))) as reader:
+        assert created.key in list(reader.iter_keys())
+        with pytest.raises(WalletApiError) as refused:
+            reader.sign(created.key.key_id, "message", MESSAGE, created.secret)
+    assert (refused.value.status, refused.value.code) == (403, "denied")
+    assert "'sign' permission" in refused.value.message
+    with WalletClient(stack.url, auth=ApiKeyAuth(mint("sign"))) as signer:
+        signed = signer.sign(created.key.key_id, "message", MESSAGE, created.secret)
+    signable = encode_defunct(text=MESSAGE["message"])
+    assert Account.recover_message(signable, signature=signed["signature"]) == created.key.address

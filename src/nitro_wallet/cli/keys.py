@@ -1,9 +1,7 @@
 """`nitro-wallet keys create|import|list|get|disable|enable|delete`: wallet keys through the host's API.
 
-Each sub-command registers itself in `register()` through its own `_register_<name>()` function. The
-options every API command shares (URL, credentials, the key's secret) and the way they report errors are
-defined here and used by `nitro-wallet sign` as well. Output is JSON on stdout; an error is one line on
-stderr and exit status 1.
+Each sub-command registers itself in `register()` through its own `_register_<name>()` function; the options
+and plumbing they share with `nitro-wallet sign` live in `cli.api_options`.
 """
 
 from __future__ import annotations
@@ -11,184 +9,27 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nitro_wallet.attestation import roots
-from nitro_wallet.cli import options
-from nitro_wallet.client import (
-    ApiKeyAuth,
-    ClientError,
-    SigV4Auth,
-    WalletApiError,
-    WalletClient,
-    WalletUnreachable,
+from nitro_wallet.cli.api_options import (
+    SECRET_HELP,
+    CommandFailed,
+    api_options,
+    command_parser,
+    open_client,
+    read_environment,
+    read_secret,
+    read_secret_file,
+    read_text,
+    refuse_on_command_line,
+    run_guarded,
+    secret_options,
 )
-from nitro_wallet.wire.errors import AttestationError, NitroWalletError
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-SECRET_ENV = "NITRO_WALLET_SECRET"  # noqa: S105 (the variable's name)
 KEYSTORE_PASSWORD_ENV = "NITRO_WALLET_KEYSTORE_PASSWORD"  # noqa: S105 (the variable's name)
-MAX_SECRET_FILE_BYTES = 4096  # secrets are at most 256 characters; room for a trailing newline and more
 MAX_KEY_FILE_BYTES = 64 * 1024  # a keystore is ~1 KiB; a hex private key 66 bytes
-SECRET_HELP = (
-    f"The key's secret comes from the environment variable {SECRET_ENV} or from --secret-file, never "
-    "from the command line: other users on this machine can read a process's arguments (ps)."
-)
-
-Command = Callable[[argparse.Namespace], object]
-
-
-class CommandFailed(Exception):
-    """A problem to report as one `error: ...` line (exit status 1)."""
-
-
-class _RefusedOnCommandLine(argparse.Action):
-    """A hidden option that names the safe way instead, without echoing the value it was given."""
-
-    def __init__(self, option_strings: list[str], dest: str, *, instead: str, **_: object) -> None:
-        super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        self.instead = instead
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> None:
-        parser.error(
-            f"{option_string} is refused: other users can read a process's arguments (ps); {self.instead}"
-        )
-
-
-# --- shared with `nitro-wallet sign` ----------------------------------------------------------------------
-
-
-def api_options() -> argparse.ArgumentParser:
-    """A parent parser with the options every API command takes."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--url", default=DEFAULT_URL, help="the host API (default: %(default)s)")
-    options.add_state_dir(parent)
-    parent.add_argument(
-        "--api-key-env",
-        metavar="NAME",
-        help="authenticate with the API key in environment variable NAME (default: SigV4 with the "
-        "default profile of STATE_DIR/credentials, region from STATE_DIR/config)",
-    )
-    return parent
-
-
-def secret_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--secret-file", type=Path, metavar="PATH", help=f"read the key's secret from PATH. {SECRET_HELP}"
-    )
-    refuse_on_command_line(parent, "--secret", f"set {SECRET_ENV} or use --secret-file PATH")
-    return parent
-
-
-def refuse_on_command_line(parser: argparse.ArgumentParser, option: str, instead: str) -> None:
-    """Make `option VALUE` an error that says what to do instead (and does not repeat VALUE)."""
-    parser.add_argument(option, action=_RefusedOnCommandLine, instead=instead)
-
-
-def command_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kwargs: Any
-) -> argparse.ArgumentParser:
-    """A sub-command parser without option abbreviations, so `--secret` never means `--secret-file`."""
-    return sub.add_parser(name, allow_abbrev=False, **kwargs)
-
-
-def run_guarded(command: Command) -> Callable[[argparse.Namespace], int]:
-    """`command` run with its answer printed as JSON and every failure reported as one line."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            result = command(args)
-        except (CommandFailed, ClientError, NitroWalletError) as exc:
-            print(f"error: {_describe(exc, args)}", file=sys.stderr)
-            return options.EXIT_FAILED
-        print(json.dumps(result, indent=2))
-        return options.EXIT_OK
-
-    return run
-
-
-def _describe(exc: Exception, args: argparse.Namespace) -> str:
-    if isinstance(exc, WalletUnreachable) and not exc.connected:
-        return f"no nitro-wallet API at {args.url} (is `nitro-wallet up` running?)"
-    if isinstance(exc, WalletApiError | WalletUnreachable | CommandFailed):
-        return str(exc)
-    if isinstance(exc, AttestationError):
-        return f"the enclave's attestation does not verify: {exc.message}"
-    if isinstance(exc, NitroWalletError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
-
-
-def open_client(args: argparse.Namespace, *, sealing: bool = False) -> WalletClient:
-    """A client for --url with the chosen credentials; `sealing` loads the attestation root too."""
-    state_dir = options.state_dir(args)
-    auth: SigV4Auth | ApiKeyAuth
-    if args.api_key_env is not None:
-        auth = ApiKeyAuth(_environment(args.api_key_env))
-    else:
-        try:
-            auth = SigV4Auth.from_state_dir(state_dir)
-        except NitroWalletError as exc:
-            raise CommandFailed(f"{exc.message} (start `nitro-wallet up`, or use --api-key-env)") from None
-    if not sealing:
-        return WalletClient(args.url, auth=auth)
-    try:
-        root = roots.load_root(args.root, state_dir=state_dir)
-    except (ValueError, OSError) as exc:
-        raise CommandFailed(f"--root {args.root}: {exc}") from None
-    return WalletClient(args.url, auth=auth, verify_roots=root, expected_pcrs=dict(args.expect_pcr))
-
-
-def read_secret(args: argparse.Namespace) -> str:
-    if args.secret_file is not None:
-        return _strip_line_end(read_text(args.secret_file, MAX_SECRET_FILE_BYTES, "--secret-file"))
-    secret = os.environ.get(SECRET_ENV)
-    if not secret:
-        raise CommandFailed(f"no secret: set {SECRET_ENV} or pass --secret-file PATH")
-    return secret
-
-
-def read_text(path: Path | str, limit: int, what: str) -> str:
-    """A UTF-8 text file (or stdin for '-') of at most `limit` bytes."""
-    try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with Path(path).open("rb") as file:
-                data = file.read(limit + 1)
-    except OSError as exc:
-        raise CommandFailed(f"{what}: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
-    if len(data) > limit:
-        raise CommandFailed(f"{what}: {path} is larger than {limit} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CommandFailed(f"{what}: {path} is not UTF-8 text") from None
-
-
-def _strip_line_end(text: str) -> str:
-    return text.removesuffix("\n").removesuffix("\r")
-
-
-def _environment(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise CommandFailed(f"environment variable {name} is not set")
-    return value
-
-
-# --- the commands -----------------------------------------------------------------------------------------
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -317,11 +158,9 @@ def _import(args: argparse.Namespace) -> object:
     if args.keystore_file is not None:
         material["keystore"] = read_text(args.keystore_file, MAX_KEY_FILE_BYTES, "--keystore-file")
         if args.password_file is not None:
-            material["password"] = _strip_line_end(
-                read_text(args.password_file, MAX_SECRET_FILE_BYTES, "--password-file")
-            )
+            material["password"] = read_secret_file(args.password_file, "--password-file")
         else:
-            material["password"] = _environment(KEYSTORE_PASSWORD_ENV)
+            material["password"] = read_environment(KEYSTORE_PASSWORD_ENV)
     else:
         material["private_key"] = _private_key(args.private_key_file)
     with open_client(args, sealing=args.sealed) as client:

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from nitro_wallet.cli.keys import (
+from nitro_wallet.cli.api_options import (
     SECRET_HELP,
     api_options,
     command_parser,

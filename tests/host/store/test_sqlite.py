@@ -164,6 +164,17 @@ def test_wallet_keys_and_api_keys_have_separate_ids(store: SqliteKeyStore) -> No
     assert store.get_key(key(1).key_id) == key(1)
 
 
+def test_api_keys_are_listed_in_creation_then_id_order(store: SqliteKeyStore) -> None:
+    backend: KeyStore = store
+    assert backend.list_api_keys() == []
+    later = api_key("apikey00", created_at=CREATED_AT + 1, label="later")
+    same_time = [api_key("apikey02", permissions=frozenset({"sign"})), api_key("apikey01")]
+    for record in (later, *same_time):
+        store.add_api_key(record)
+    store.add_key(key(1))
+    assert backend.list_api_keys() == [api_key("apikey01"), same_time[0], later]
+
+
 # pages
 
 

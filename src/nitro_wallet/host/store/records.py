@@ -85,6 +85,10 @@ class KeyStore(Protocol):
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
 
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every API key, in creation order (then by id). Few exist (each is minted by an operator), so
+        there is no paging."""
+
     def close(self) -> None: ...
 
 

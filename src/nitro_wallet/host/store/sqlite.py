@@ -206,16 +206,14 @@ class SqliteKeyStore:
             "SELECT key_id, secret_sha256, permissions, created_at, label FROM api_keys WHERE key_id = ?",
             key_id,
         )
-        if not rows:
-            return None
-        key_id, secret_sha256, permissions, created_at, label = rows[0]
-        return ApiKeyRecord(
-            key_id=key_id,
-            secret_sha256=bytes(secret_sha256),
-            permissions=frozenset(json.loads(permissions)),
-            created_at=created_at,
-            label=label,
+        return _api_key_record(rows[0]) if rows else None
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        rows = self._read(
+            "SELECT key_id, secret_sha256, permissions, created_at, label FROM api_keys"
+            " ORDER BY created_at, key_id"
         )
+        return [_api_key_record(row) for row in rows]
 
     # the connection
 
@@ -324,6 +322,17 @@ def _key_record(row: tuple[Any, ...]) -> KeyRecord:
         label=label,
         tags=json.loads(tags),
         disabled=bool(disabled),
+    )
+
+
+def _api_key_record(row: tuple[Any, ...]) -> ApiKeyRecord:
+    key_id, secret_sha256, permissions, created_at, label = row
+    return ApiKeyRecord(
+        key_id=key_id,
+        secret_sha256=bytes(secret_sha256),
+        permissions=frozenset(json.loads(permissions)),
+        created_at=created_at,
+        label=label,
     )
 
 
