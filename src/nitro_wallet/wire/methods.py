@@ -7,6 +7,7 @@ bytes, str, int, bool, `| None` and maps with text keys (the wire refuses other 
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
@@ -40,23 +41,31 @@ def _check_type(name: str, value: object, hint: object) -> None:
         raise BadRequest(f"{name} must be {getattr(hint, '__name__', hint)}", field=name)
 
 
+@functools.cache
+def _schema(cls: type) -> dict[str, tuple[object, bool]]:
+    """Each field's type hint and whether it is required, once per class (get_type_hints is slow)."""
+    hints = get_type_hints(cls)
+    return {
+        f.name: (hints[f.name], f.default is MISSING and f.default_factory is MISSING) for f in fields(cls)
+    }
+
+
 class WireType:
     """Base of parameter and result types: strict decoding from, and encoding to, a CBOR map."""
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Self:
-        hints = get_type_hints(cls)
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - known)
+        schema = _schema(cls)  # type: ignore[arg-type]  # classes are hashable; mypy cannot see it for type[Self]
+        unknown = sorted(set(data) - schema.keys())
         if unknown:
             raise BadRequest(f"unknown field {unknown[0]!r}", field=str(unknown[0]))
         values: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            if f.name in data:
-                _check_type(f.name, data[f.name], hints[f.name])
-                values[f.name] = data[f.name]
-            elif f.default is MISSING and f.default_factory is MISSING:
-                raise BadRequest(f"missing field {f.name!r}", field=f.name)
+        for name, (hint, required) in schema.items():
+            if name in data:
+                _check_type(name, data[name], hint)
+                values[name] = data[name]
+            elif required:
+                raise BadRequest(f"missing field {name!r}", field=name)
         return cls(**values)
 
     def to_wire(self) -> dict[str, Any]:
