@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,28 +12,8 @@ from nitro_wallet.cli.api_options import SECRET_ENV
 from nitro_wallet.cli.main import build_parser, main
 from nitro_wallet.cli.sign import COMMANDS
 from nitro_wallet.client import SIGN_KINDS
-from nitro_wallet.host.credentials import write_aws_profile
 
 SECRET = "a-user-secret-that-is-long-enough-0123456789"
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Path:
-    write_aws_profile(
-        tmp_path / "credentials",
-        tmp_path / "config",
-        access_key_id="AKIANWCLITEST0000001",
-        secret_access_key="cli-test-secret-000000000000000000000000",
-        region="us-east-1",
-    )
-    return tmp_path
-
-
-@pytest.fixture
-def silent_url() -> Iterator[str]:
-    with socket.socket() as bound:
-        bound.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{bound.getsockname()[1]}"
 
 
 @pytest.fixture(autouse=True)

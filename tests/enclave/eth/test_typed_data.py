@@ -23,42 +23,16 @@ from nitro_wallet.enclave.eth.typed_data import (
     typed_data_digest,
 )
 from nitro_wallet.wire.errors import BadRequest
+from support.eth_examples import EIP712_MAIL
 from support.node import viem_hashes
 
 Json = dict[str, Any]
 
 # --- the cases both oracles check -----------------------------------------------------------------
 
-MAIL_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
+MAIL_DOMAIN_TYPE = EIP712_MAIL["types"]["EIP712Domain"]
 # The example in EIP-712 itself (assets/eip-712/Example.js), with the digest the EIP gives.
-MAIL: Json = {
-    "types": {
-        "EIP712Domain": MAIL_DOMAIN_TYPE,
-        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
-        "Mail": [
-            {"name": "from", "type": "Person"},
-            {"name": "to", "type": "Person"},
-            {"name": "contents", "type": "string"},
-        ],
-    },
-    "primaryType": "Mail",
-    "domain": {
-        "name": "Ether Mail",
-        "version": "1",
-        "chainId": 1,
-        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
-    },
-    "message": {
-        "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-        "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-        "contents": "Hello, Bob!",
-    },
-}
+MAIL: Json = EIP712_MAIL
 MAIL_DOMAIN_SEPARATOR = "f2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f"
 MAIL_STRUCT_HASH = "c52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e"
 MAIL_DIGEST = "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"

@@ -19,6 +19,7 @@ from nitro_wallet.enclave.eth.fields import CHAIN_ID_BITS, ValueUnit, address, h
 from nitro_wallet.enclave.eth.messages import parse_personal_message, personal_message_digest
 from nitro_wallet.enclave.eth.signature import Signature
 from nitro_wallet.enclave.eth.transactions import parse_transaction
+from nitro_wallet.enclave.eth.transactions.legacy import EIP155_V_OFFSET
 from nitro_wallet.enclave.eth.typed_data import parse_typed_data
 from nitro_wallet.enclave.eth.userop import parse_user_operation, user_op_hash
 from nitro_wallet.wire.errors import BadRequest
@@ -115,7 +116,7 @@ def _transaction(payload: object, *, value_unit: ValueUnit) -> Prepared:
 
 def signed_v(tx_type: int, chain_id: int, signature: Signature) -> int:
     """The transaction's v: EIP-155 `y + 35 + 2 * chainId` for legacy transactions, else the y parity."""
-    return signature.y_parity + 35 + 2 * chain_id if tx_type == 0 else signature.y_parity
+    return signature.y_parity + EIP155_V_OFFSET + 2 * chain_id if tx_type == 0 else signature.y_parity
 
 
 def _authorization(payload: object) -> Prepared:
