@@ -360,6 +360,25 @@ def test_the_pinned_kms_key_must_be_a_key_arn_in_the_configured_region(tmp_path:
     assert "--kms-key-arn must be a key ARN arn:aws:kms:us-east-1:" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("extra", "refusal"),
+    [
+        ({"reference_kms_key_arn": "alias/reference"}, "--reference-kms-key-arn must be a key ARN"),
+        ({"role": "generator", "reference_kms_key_arn": KEY_ARN}, "a generator holds no data key"),
+    ],
+)
+def test_the_reference_key_is_a_key_arn_and_never_a_generators(
+    tmp_path: Path, extra: dict[str, str], refusal: str
+) -> None:
+    image = processes.image("http://127.0.0.1:9", KEY_ARN, **extra)
+    argv = launch.enclave_argv(
+        f"unix:{tmp_path / 'e.sock'}", image, bytecode_cache=processes.BYTECODE_CACHE, state_dir=tmp_path
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=launch.enclave_environment())
+    assert done.returncode == 2
+    assert refusal in done.stderr
+
+
 @pytest.mark.parametrize("variable", ["OPENSSL_CONF", "AWS_CA_BUNDLE", "HTTPS_PROXY", "SSLKEYLOGFILE"])
 def test_enclave_refuses_an_environment_it_did_not_choose(tmp_path: Path, variable: str) -> None:
     image = processes.image("http://127.0.0.1:9", KEY_ARN)

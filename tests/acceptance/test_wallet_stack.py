@@ -24,32 +24,20 @@ from eth_account import Account
 from nitro_wallet.attestation import devca, verify
 from nitro_wallet.client.sealed_input import seal
 from nitro_wallet.wire.request_auth import request_hmac
-from support.stack import Up, children, process_memory
+from support.eth_examples import REFERENCE_TRANSACTION
+from support.stack import Up, children, process_memory, running
 
 pytestmark = pytest.mark.slow
 
 TO = "0xa5D3241A1591061F2a4bB69CA0215F66520E67cf"
-REFERENCE_TX = {
-    "chainId": 5,
-    "gas": 100000,
-    "maxFeePerGas": 100000000000,
-    "maxPriorityFeePerGas": 3000000000,
-    "nonce": 0,
-    "to": TO,
-    "type": 2,
-    "value": 0.01,
-}
 TX = {"type": 2, "chainId": 1, "nonce": 0, "to": TO, "value": "10000000000000000", "gas": 21000,
       "maxFeePerGas": "30000000000", "maxPriorityFeePerGas": "1000000000"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    up = Up(tmp_path_factory.mktemp("stack") / "state")
-    try:
+    with running(tmp_path_factory.mktemp("stack") / "state") as up:
         yield up
-    finally:
-        assert up.stop() == 0, up.output()[-3000:]
 
 
 def new_secret() -> str:
@@ -88,7 +76,7 @@ def v1_sign(stack: Up, key_id: str, secret: str, kind: str, *, operation: str, p
 def test_reference_routes_with_sigv4(stack: Up) -> None:
     secret = new_secret()
     key_id, address = reference_key(stack, secret)
-    body = {"transaction_payload": REFERENCE_TX, "key_id": key_id, "secret": secret}
+    body = {"transaction_payload": REFERENCE_TRANSACTION, "key_id": key_id, "secret": secret}
     signed = stack.request("POST", f"/key/{key_id}/tx_signature", body)
     assert signed.status_code == 200, signed.text
     result = signed.json()["enclave_result"]
@@ -108,15 +96,15 @@ def test_reference_import_signs_the_reference_value_exactly(stack: Up) -> None:
     secret = new_secret()
     key_id, address = reference_key(stack, secret, eth_key=private_key[2:])
     assert address == Account.from_key(private_key).address
-    body = {"transaction_payload": REFERENCE_TX, "key_id": key_id, "secret": secret}
+    body = {"transaction_payload": REFERENCE_TRANSACTION, "key_id": key_id, "secret": secret}
     result = stack.request("POST", f"/key/{key_id}/tx_signature", body).json()["enclave_result"]
-    expected = Account.sign_transaction(REFERENCE_TX | {"value": 10**16}, private_key)
+    expected = Account.sign_transaction(REFERENCE_TRANSACTION | {"value": 10**16}, private_key)
     assert result["tx_signed"] == "0x" + expected.raw_transaction.hex()
 
 
 def test_wrong_secret_and_unauthenticated_requests_are_refused(stack: Up) -> None:
     key_id, _ = reference_key(stack, new_secret())
-    body = {"transaction_payload": REFERENCE_TX, "key_id": key_id, "secret": new_secret()}
+    body = {"transaction_payload": REFERENCE_TRANSACTION, "key_id": key_id, "secret": new_secret()}
     refused = stack.request("POST", f"/key/{key_id}/tx_signature", body)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "denied"
@@ -188,7 +176,7 @@ def test_enclave_killed_under_load_gives_503_then_everything_recovers(stack: Up)
     assert 503 in statuses
     assert codes == {"unavailable"}
     for key_id, address in keys:  # every key intact after the restart
-        body = {"transaction_payload": REFERENCE_TX, "key_id": key_id, "secret": secret}
+        body = {"transaction_payload": REFERENCE_TRANSACTION, "key_id": key_id, "secret": secret}
         result = stack.request("POST", f"/key/{key_id}/tx_signature", body).json()["enclave_result"]
         assert Account.recover_transaction(result["tx_signed"]) == address
     health = stack.request("GET", "/healthcheck")

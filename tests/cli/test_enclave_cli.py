@@ -40,7 +40,13 @@ def test_measure_depends_on_the_image_config(capsys: pytest.CaptureFixture[str])
         ]
     )
     key = json.loads(capsys.readouterr().out)["Measurements"]
-    for other in (region, key):
+    main(["enclave", "measure", *IMAGE, "--role", "signer"])
+    role = json.loads(capsys.readouterr().out)["Measurements"]
+    main(["enclave", "measure", *IMAGE, "--reference-kms-key-arn", KEY_ARN.replace("1234abcd", "5555abcd")])
+    reference = json.loads(capsys.readouterr().out)["Measurements"]
+    main(["enclave", "measure", *IMAGE, "--role", "wallet"])  # the default: measured as without it
+    assert json.loads(capsys.readouterr().out)["Measurements"] == one
+    for other in (region, key, role, reference):
         assert one["PCR0"] != other["PCR0"]
         assert one["PCR1"] == other["PCR1"]  # the runtime did not change
 

@@ -331,6 +331,24 @@ def test_rewrap(keyring: Keyring, data_keys: DataKeys, ref: str) -> None:
     assert caught.value.field == "new_data_key_ref"
 
 
+def test_adopt_reseals_a_key_made_under_a_data_key_this_keyring_cannot_find(
+    keyring: Keyring, data_keys: DataKeys, ref: str
+) -> None:
+    generators = DataKeys()  # a generator enclave's per-key data key, unknown to this keyring
+    their_ref = generators.add()
+    made = Keyring(generators, os.urandom).generate(SECRET, KeyPolicy(), their_ref)
+    with pytest.raises(NotFound):
+        sign(keyring, made)
+    adopted = keyring.adopt(made, generators.keys[their_ref], ref)
+    assert adopted.data_key_ref == ref
+    assert (adopted.key_id, adopted.address, adopted.policy) == (made.key_id, made.address, made.policy)
+    assert recover(sign(keyring, adopted), DIGEST) == made.address
+    with pytest.raises(Denied):  # another data key does not open it
+        keyring.adopt(made, data_keys.keys[ref], ref)
+    with pytest.raises(InternalError):
+        keyring.adopt(made, b"short", ref)
+
+
 # --- policy, after authentication, before signing ---------------------------------------------------------
 
 
@@ -684,6 +702,7 @@ def test_the_cache_is_bounded_at_n(data_keys: DataKeys, ref: str) -> None:
 def test_the_public_surface_offers_no_key() -> None:
     public = {name for name in dir(Keyring) if not name.startswith("_")}
     assert public == {
+        "adopt",
         "cached_keys",
         "generate",
         "import_hex",

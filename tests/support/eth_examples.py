@@ -1,4 +1,5 @@
-"""Example requests shared by tests: the EIP-712 specification's own Mail example."""
+"""Example requests shared by tests: the EIP-712 specification's own Mail example, and the transaction the AWS
+reference's Postman collection signs (its `value` in ether, as the reference takes it)."""
 
 from __future__ import annotations
 
@@ -31,4 +32,16 @@ EIP712_MAIL: dict[str, Any] = {
         "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
         "contents": "Hello, Bob!",
     },
+}
+
+
+REFERENCE_TRANSACTION: dict[str, Any] = {
+    "value": 0.01,
+    "to": "0xa5D3241A1591061F2a4bB69CA0215F66520E67cf",
+    "nonce": 0,
+    "type": 2,
+    "chainId": 5,
+    "gas": 100000,
+    "maxFeePerGas": 100000000000,
+    "maxPriorityFeePerGas": 3000000000,
 }

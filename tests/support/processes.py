@@ -69,8 +69,11 @@ def kms_emulator(state_dir: Path, *extra: str) -> Iterator[str]:
         running.stop()
 
 
-def image(kms_endpoint: str, kms_key_arn: str) -> dict[str, str]:
-    return measurement.image_config(kms_endpoint=kms_endpoint, kms_region=REGION, kms_key_arn=kms_key_arn)
+def image(kms_endpoint: str, kms_key_arn: str, **extra: str) -> dict[str, str]:
+    """The image config; `extra`: role, reference_kms_key_arn."""
+    return measurement.image_config(
+        kms_endpoint=kms_endpoint, kms_region=REGION, kms_key_arn=kms_key_arn, **extra
+    )
 
 
 @contextmanager
@@ -82,14 +85,15 @@ def enclave(
     debug: bool = False,
     source: Path | None = None,
     name: str = "enclave",
+    **extra: str,
 ) -> Iterator[str]:
     """Run the enclave process on a Unix socket as `nitro-wallet up` does; yields its address.
 
     `source` runs the enclave from another copy of the source tree (a "rebuilt image"): the interpreter
-    stays isolated, the copy is put first on sys.path explicitly.
+    stays isolated, the copy is put first on sys.path explicitly. `extra` goes to the image config.
     """
     listen = f"unix:{state_dir / (name + '.sock')}"
-    config = image(kms_endpoint, kms_key_arn)
+    config = image(kms_endpoint, kms_key_arn, **extra)
     argv = launch.enclave_argv(
         listen, config, bytecode_cache=BYTECODE_CACHE, state_dir=state_dir, debug=debug
     )

@@ -7,14 +7,18 @@ the lines it prints (its ready banner, "enclave back") instead of sleeping.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -98,6 +102,19 @@ class Up:
         headers = self.signer.headers(method, url, content)
         return httpx.request(method, url, content=content, headers=headers, timeout=30, **kwargs)
 
+    def kms_client(self, profile: str = "default") -> Any:
+        """boto3's KMS client on the stack's emulator, as one of DIR/credentials' profiles."""
+        state = json.loads((self.state_dir / "stack.json").read_text())
+        credentials = configparser.ConfigParser()
+        credentials.read(self.state_dir / "credentials")
+        return boto3.session.Session().client(
+            "kms",
+            endpoint_url=f"http://127.0.0.1:{state['kms_port']}",
+            region_name=self.signer.region,
+            aws_access_key_id=credentials[profile]["aws_access_key_id"],
+            aws_secret_access_key=credentials[profile]["aws_secret_access_key"],
+        )
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.terminate()
@@ -110,6 +127,16 @@ class Up:
         if self.process.stdout is not None:
             self.process.stdout.close()
         return self.process.returncode
+
+
+@contextmanager
+def running(state_dir: Path, *extra: str) -> Iterator[Up]:
+    """`up` for a module's tests; it must stop cleanly (exit status 0) afterwards."""
+    up = Up(state_dir, *extra)
+    try:
+        yield up
+    finally:
+        assert up.stop() == 0, up.output()[-3000:]
 
 
 def _signer(state_dir: Path) -> Signer:

@@ -68,12 +68,27 @@ def _add_image_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kms-key-arn", required=True, metavar="ARN", help="measured: the KMS key that wraps data keys"
     )
+    parser.add_argument(
+        "--role",
+        choices=measurement.ROLES,
+        default=measurement.DEFAULT_ROLE,
+        help="measured: one enclave does all (wallet), or the split layout's generator / signer",
+    )
+    parser.add_argument(
+        "--reference-kms-key-arn",
+        metavar="ARN",
+        help="measured: the AWS reference's KMS key, whose per-key ciphertexts keys.migrate reads",
+    )
 
 
 def image_config(args: argparse.Namespace) -> dict[str, str]:
     """The enclave image's measured configuration, as `python -m nitro_wallet.enclave` builds it."""
     return measurement.image_config(
-        kms_endpoint=args.kms_endpoint, kms_region=args.kms_region, kms_key_arn=args.kms_key_arn
+        kms_endpoint=args.kms_endpoint,
+        kms_region=args.kms_region,
+        kms_key_arn=args.kms_key_arn,
+        role=args.role,
+        reference_kms_key_arn=args.reference_kms_key_arn,
     )
 
 

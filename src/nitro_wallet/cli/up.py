@@ -32,6 +32,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="DANGEROUS, development only: serve the API without authentication (loopback only)",
     )
+    command.add_argument(
+        "--split-roles",
+        action="store_true",
+        help="the AWS reference's layout: a generator enclave makes keys and can never decrypt one; only the "
+        "signer enclave may (fixed when the state directory is created)",
+    )
     command.set_defaults(run=run_up)
 
 
@@ -42,6 +48,7 @@ def run_up(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         dev_no_auth=args.dev_no_auth,
+        split_roles=args.split_roles,
     )
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nitro_wallet.enclave.adoption import Adoption
 from nitro_wallet.enclave.datakeys import DataKeyInfo, DataKeyRing
+from nitro_wallet.enclave.generator import KeyGenerator
 from nitro_wallet.enclave.keyring import Keyring
 from nitro_wallet.enclave.kms import AttestedKms, KmsCredentials
 from nitro_wallet.enclave.nsm.client import Nsm
@@ -26,13 +28,17 @@ Method = tuple[type[methods.WireType], Callable[[Any], Awaitable[methods.WireTyp
 
 @dataclass(frozen=True)
 class Identity:
-    """How this enclave describes itself (the NSM kind and debug mode are fixed at boot)."""
+    """How this enclave describes itself (the NSM kind, debug mode and role are fixed at boot)."""
 
     nsm_kind: str
     debug: bool
+    role: str = "wallet"  # measurement.ROLES
 
 
 class EnclaveApp:
+    """The methods of one role: `wallet` does everything; the split layout's `generator` only makes keys
+    (enclave/generator.py) and `signer` everything else, adopting the generator's keys (adoption.py)."""
+
     def __init__(self, nsm: Nsm, kms: AttestedKms, identity: Identity) -> None:
         self._nsm = nsm
         self._kms = kms
@@ -40,20 +46,35 @@ class EnclaveApp:
         self.data_keys = DataKeyRing(kms)
         entropy = nsm_entropy(nsm)
         self._transport = TransportKey(entropy(PRIVATE_KEY_BYTES))
-        self._wallet = Wallet(
-            Keyring(self.data_keys.get, entropy), self.data_keys.newest_ref, self._transport
-        )
+        keyring = Keyring(self.data_keys.get, entropy)
+        self._wallet = Wallet(keyring, self.data_keys.newest_ref, self._transport)
+        self._generator = KeyGenerator(kms, entropy, self._transport)
+        self._adoption = Adoption(keyring, kms, self.data_keys.newest_ref)
         self._methods: dict[str, Method] = {
             methods.DescribeParams.METHOD: (methods.DescribeParams, self.describe),
             methods.AttestParams.METHOD: (methods.AttestParams, self.attest),
             methods.KmsCredentialsParams.METHOD: (methods.KmsCredentialsParams, self.kms_credentials),
+        }
+        if identity.role == "generator":
+            self._methods |= {
+                wallet.KeyCreateParams.METHOD: (wallet.KeyCreateParams, self.generate_key),
+                wallet.KeyImportParams.METHOD: (wallet.KeyImportParams, self.generate_imported_key),
+            }
+            return
+        self._methods |= {
             methods.DataKeyGenerateParams.METHOD: (methods.DataKeyGenerateParams, self.generate_data_key),
             methods.DataKeyLoadParams.METHOD: (methods.DataKeyLoadParams, self.load_data_key),
-            wallet.KeyCreateParams.METHOD: (wallet.KeyCreateParams, self.create_key),
-            wallet.KeyImportParams.METHOD: (wallet.KeyImportParams, self.import_key),
             wallet.KeyRewrapParams.METHOD: (wallet.KeyRewrapParams, self.rewrap_key),
+            wallet.KeyMigrateParams.METHOD: (wallet.KeyMigrateParams, self.migrate_key),
             wallet.SignParams.METHOD: (wallet.SignParams, self.sign),
         }
+        if identity.role == "signer":
+            self._methods[wallet.KeyAdoptParams.METHOD] = (wallet.KeyAdoptParams, self.adopt_key)
+        else:
+            self._methods |= {
+                wallet.KeyCreateParams.METHOD: (wallet.KeyCreateParams, self.create_key),
+                wallet.KeyImportParams.METHOD: (wallet.KeyImportParams, self.import_key),
+            }
 
     async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         entry = self._methods.get(method)
@@ -71,6 +92,7 @@ class EnclaveApp:
             nsm=self._identity.nsm_kind,
             debug=self._identity.debug,
             pcrs=pcrs,
+            role=self._identity.role,
         )
 
     async def describe(self, _params: methods.DescribeParams) -> methods.DescribeResult:
@@ -106,6 +128,18 @@ class EnclaveApp:
 
     async def rewrap_key(self, params: wallet.KeyRewrapParams) -> wallet.SealedKeyFields:
         return self._wallet.rewrap(params)
+
+    async def generate_key(self, params: wallet.KeyCreateParams) -> wallet.WrappedKeyFields:
+        return await asyncio.to_thread(self._generator.create, params)  # a KMS round trip
+
+    async def generate_imported_key(self, params: wallet.KeyImportParams) -> wallet.WrappedKeyFields:
+        return await asyncio.to_thread(self._generator.import_key, params)
+
+    async def adopt_key(self, params: wallet.KeyAdoptParams) -> wallet.SealedKeyFields:
+        return await asyncio.to_thread(self._adoption.adopt, params)
+
+    async def migrate_key(self, params: wallet.KeyMigrateParams) -> wallet.SealedKeyFields:
+        return await asyncio.to_thread(self._adoption.migrate, params)
 
     async def sign(self, params: wallet.SignParams) -> wallet.SignResult:
         return self._wallet.sign(params)

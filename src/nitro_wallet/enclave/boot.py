@@ -62,10 +62,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--kms-key-arn", required=True, metavar="ARN", help="measured: the KMS key of data keys"
     )
+    parser.add_argument(
+        "--role", choices=measurement.ROLES, default=measurement.DEFAULT_ROLE, help="measured: what it does"
+    )
+    parser.add_argument(
+        "--reference-kms-key-arn", metavar="ARN", help="measured: the AWS reference's key, to migrate from"
+    )
     args = parser.parse_args(argv)
-    arn = KEY_ARN.fullmatch(args.kms_key_arn)
-    if arn is None or arn["region"] != args.kms_region:
-        parser.error(f"--kms-key-arn must be a key ARN arn:aws:kms:{args.kms_region}:<account>:key/<id>")
+    for option, value in (
+        ("--kms-key-arn", args.kms_key_arn),
+        ("--reference-kms-key-arn", args.reference_kms_key_arn),
+    ):
+        arn = None if value is None else KEY_ARN.fullmatch(value)
+        if value is not None and (arn is None or arn["region"] != args.kms_region):
+            parser.error(f"{option} must be a key ARN arn:aws:kms:{args.kms_region}:<account>:key/<id>")
+    if args.role == "generator" and args.reference_kms_key_arn is not None:
+        parser.error("--reference-kms-key-arn: a generator holds no data key, so it cannot migrate keys")
     if args.nsm == "emulated" and args.state_dir is None:
         parser.error("--nsm emulated needs --state-dir")
     if args.nsm == "device" and (args.debug_mode or args.state_dir or args.iam_role_arn):
@@ -80,7 +92,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def image_config(args: argparse.Namespace) -> dict[str, str]:
     """The configuration baked into the enclave image (measured into PCR0/PCR2 by the emulation)."""
     return measurement.image_config(
-        kms_endpoint=args.kms_endpoint, kms_region=args.kms_region, kms_key_arn=args.kms_key_arn
+        kms_endpoint=args.kms_endpoint,
+        kms_region=args.kms_region,
+        kms_key_arn=args.kms_key_arn,
+        role=args.role,
+        reference_kms_key_arn=args.reference_kms_key_arn,
     )
 
 
@@ -182,7 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     nsm = Nsm(open_nsm(args))
     # a real debug-mode enclave is started so by nitro-cli; it shows as an all-zero PCR0
     debug = args.debug_mode if args.nsm == "emulated" else nsm.describe_pcr(0).value == bytes(48)
-    kms = AttestedKms(nsm, endpoint_url=args.kms_endpoint, region=args.kms_region, key_arn=args.kms_key_arn)
-    app = EnclaveApp(nsm, kms, Identity(nsm_kind=args.nsm, debug=debug))
+    kms = AttestedKms(
+        nsm,
+        endpoint_url=args.kms_endpoint,
+        region=args.kms_region,
+        key_arn=args.kms_key_arn,
+        reference_key_arn=args.reference_kms_key_arn,
+    )
+    app = EnclaveApp(nsm, kms, Identity(nsm_kind=args.nsm, debug=debug, role=args.role))
     asyncio.run(run(app, args.listen))
     return 0

@@ -1,7 +1,8 @@
 """The keyring: creates, imports, seals, rewraps and signs with wallet keys. The only way to a signing key.
 
-Keys come in (drawn from the enclave's entropy, or imported as hex, as a Web3 Secret Storage v3 keystore, or
-as the AWS reference's per-key KMS plaintext) and go out sealed (sealing.py). Nothing here returns a private
+Keys come in (drawn from the enclave's entropy, or imported as hex, as a Web3 Secret Storage v3 keystore, as
+the AWS reference's per-key KMS plaintext, or adopted from a generator enclave) and go out sealed
+(sealing.py). Nothing here returns a private
 key, a SigningKey or a user secret: a key is used only through `sign`, which unseals it, authenticates the
 request with the key's own secret, checks the key's policy, and only then signs. Only this module imports
 `_hazmat`, `sealing` and `keystore` (import-linter); other code imports KeyPolicy, SealedKey from here.
@@ -190,7 +191,17 @@ class Keyring:
     def rewrap(self, sealed: SealedKey, new_data_key_ref: str) -> SealedKey:
         """The same key, id, address and policy sealed under another data key (the old blob stays valid)."""
         _check_sealed(sealed)
-        old_data_key = self._data_key(sealed.data_key_ref)
+        return self._reseal(sealed, self._data_key(sealed.data_key_ref), new_data_key_ref)
+
+    def adopt(self, sealed: SealedKey, data_key: bytes, new_data_key_ref: str) -> SealedKey:
+        """A generator enclave's key, sealed under `data_key` (its per-key data key, which this enclave
+        decrypted), sealed again under one of this enclave's data keys."""
+        _check_sealed(sealed)
+        if type(data_key) is not bytes or len(data_key) != DATA_KEY_BYTES:
+            raise InternalError("adopt needs the generator's data key")
+        return self._reseal(sealed, data_key, new_data_key_ref)
+
+    def _reseal(self, sealed: SealedKey, old_data_key: bytes, new_data_key_ref: str) -> SealedKey:
         new_data_key = self._data_key(new_data_key_ref, field="new_data_key_ref")
         scalar, secret = unseal(old_data_key, sealed)
         return seal(

@@ -88,9 +88,31 @@ class Measurement:
         return {f"PCR{index}": value.hex() for index, value in self.pcrs().items()}
 
 
-def image_config(*, kms_endpoint: str, kms_region: str, kms_key_arn: str) -> dict[str, str]:
-    """The enclave image's configuration, measured into PCR0/PCR2 (in production, baked into the EIF)."""
-    return {"kms_endpoint": kms_endpoint, "kms_region": kms_region, "kms_key_arn": kms_key_arn}
+ROLES = ("wallet", "generator", "signer")  # one enclave does all; or the split layout's two (enclave/app.py)
+DEFAULT_ROLE = "wallet"
+
+
+def image_config(
+    *,
+    kms_endpoint: str,
+    kms_region: str,
+    kms_key_arn: str,
+    role: str = DEFAULT_ROLE,
+    reference_kms_key_arn: str | None = None,
+) -> dict[str, str]:
+    """The enclave image's configuration, measured into PCR0/PCR2 (in production, baked into the EIF).
+
+    The role and the AWS reference's KMS key (which keys.migrate may decrypt under) appear only when set,
+    so an image without them measures as it always has.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    config = {"kms_endpoint": kms_endpoint, "kms_region": kms_region, "kms_key_arn": kms_key_arn}
+    if role != DEFAULT_ROLE:
+        config["role"] = role
+    if reference_kms_key_arn is not None:
+        config["reference_kms_key_arn"] = reference_kms_key_arn
+    return config
 
 
 def extend(value: bytes, data: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TypeVar
 
 from nitro_wallet.host.channel import EnclaveChannel
@@ -53,3 +54,37 @@ class EnclaveClient:
 
     async def sign(self, params: wallet.SignParams) -> dict[str, str]:
         return (await self._call(params.METHOD, params, wallet.SignResult)).fields
+
+    async def migrate_key(self, params: wallet.KeyMigrateParams) -> wallet.SealedKeyFields:
+        return await self._call(params.METHOD, params, wallet.SealedKeyFields)
+
+    # --- the split layout: a generator enclave makes keys, the signer adopts them -------------------------
+
+    async def generate_key(self, params: wallet.KeyCreateParams) -> wallet.WrappedKeyFields:
+        return await self._call(params.METHOD, params, wallet.WrappedKeyFields)
+
+    async def generate_imported_key(self, params: wallet.KeyImportParams) -> wallet.WrappedKeyFields:
+        return await self._call(params.METHOD, params, wallet.WrappedKeyFields)
+
+    async def adopt_key(self, wrapped: wallet.WrappedKeyFields) -> wallet.SealedKeyFields:
+        params = wallet.KeyAdoptParams(**dataclasses.asdict(wrapped))
+        return await self._call(params.METHOD, params, wallet.SealedKeyFields)
+
+
+class SplitEnclaves(EnclaveClient):
+    """The split layout as one client: keys are made by the generator enclave, then adopted by the signer
+    (this client's channel), which serves everything else. Attestation documents come from the generator:
+    its transport key is the one sealed inputs are for."""
+
+    def __init__(self, signer: EnclaveChannel, generator: EnclaveClient) -> None:
+        super().__init__(signer)
+        self.generator = generator
+
+    async def attest(self, nonce: bytes, *, user_data: bytes | None = None) -> bytes:
+        return await self.generator.attest(nonce, user_data=user_data)
+
+    async def create_key(self, params: wallet.KeyCreateParams) -> wallet.SealedKeyFields:
+        return await self.adopt_key(await self.generator.generate_key(params))
+
+    async def import_key(self, params: wallet.KeyImportParams) -> wallet.SealedKeyFields:
+        return await self.adopt_key(await self.generator.generate_imported_key(params))

@@ -14,11 +14,15 @@ policies but tighter. Three kinds of principal:
   PCR0 (`kms:RecipientAttestation:ImageSha384`) and any further PCRs equal the given values, and may
   DescribeKey;
 * the key generator (`encrypt_principal`, optional) may Encrypt and GenerateDataKeyWithoutPlaintext:
-  it can wrap keys, never unwrap them.
+  it can wrap keys, never unwrap them;
+* or, in nitro-wallet's split layout (`generator_pcr0`), the generator enclave's principal
+  (`generator_principal`) may only GenerateDataKey, attested to that PCR0 and under WALLET_KEY_CONTEXT: a
+  fresh data key per key it makes, nothing it could decrypt with. It needs no Encrypt, which would put
+  the key in a KMS request and could not be bound to an attestation.
 
-Whatever the principals, nobody may Encrypt or ReEncrypt under the data-key encryption context
-(`wire.methods.DATA_KEY_CONTEXT`): the enclave's data keys come only from attested GenerateDataKey calls,
-so no one can plant a data key they know.
+Whatever the principals, nobody may Encrypt or ReEncrypt under the data-key or wallet-key encryption
+contexts (`wire.methods.DATA_KEY_CONTEXT`, `WALLET_KEY_CONTEXT`): those data keys come only from attested
+GenerateDataKey calls, so no one can plant a data key they know.
 
 `admin_policy()` is the policy of a key created before its enclave's measurement exists (the measurement
 names the key): it lets the administrator install the real policy and nothing else.
@@ -34,7 +38,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from nitro_wallet.wire.methods import DATA_KEY_CONTEXT
+from nitro_wallet.wire.methods import DATA_KEY_CONTEXT, WALLET_KEY_CONTEXT
 
 ZERO_PCR = "0" * 96
 LOCAL_ACCOUNT = "111122223333"
@@ -68,6 +72,7 @@ ADMIN_ACTIONS = (
 )
 ATTESTED_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateRandom")
 ENCRYPT_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey")
+GENERATOR_ACTIONS = ("kms:GenerateDataKey",)
 DATA_KEY_DENIED_ACTIONS = ("kms:Encrypt", "kms:ReEncrypt*")
 
 DEBUG_POLICY_WARNING = """\
@@ -100,16 +105,33 @@ def key_policy(
     decrypt_principal: str = DEFAULT_ENCLAVE_PRINCIPAL,
     encrypt_principal: str | None = DEFAULT_GENERATOR_PRINCIPAL,
     admin_principal: str = DEFAULT_ADMIN_PRINCIPAL,
+    generator_pcr0: str | None = None,
+    generator_principal: str = DEFAULT_GENERATOR_PRINCIPAL,
     debug: bool = False,
 ) -> dict[str, Any]:
     """The key policy as a JSON-ready dict; raises KeyPolicyError (a ValueError) on bad arguments."""
     image = _pcr_value(pcr0, "pcr0")
     extra = _extra_pcrs(pcrs or {})
     _check_debug(image, extra, debug=debug)
+    generator_image = None
+    if generator_pcr0 is not None:
+        generator_image = _pcr_value(generator_pcr0, "generator_pcr0")
+        _check_debug(generator_image, {}, debug=debug)
+        if encrypt_principal is not None:
+            raise KeyPolicyError(
+                "the split layout's generator wraps with attested GenerateDataKey and needs no Encrypt: "
+                "pass encrypt_principal=None with generator_pcr0",
+                field="encrypt_principal",
+            )
+        if generator_principal in (decrypt_principal, admin_principal):
+            raise KeyPolicyError(
+                "must differ from the decrypt and admin principals", field="generator_principal"
+            )
     for field, principal in (
         ("decrypt_principal", decrypt_principal),
         ("encrypt_principal", encrypt_principal),
         ("admin_principal", admin_principal),
+        ("generator_principal", generator_principal),
     ):
         if principal is not None:
             _check_principal(principal, field)
@@ -133,6 +155,19 @@ def key_policy(
     ]
     if encrypt_principal is not None:
         statements.append(_statement("KeyGeneratorEncryptOnly", encrypt_principal, ENCRYPT_ACTIONS))
+    if generator_image is not None:
+        wallet_key = {f"kms:EncryptionContext:{key}": value for key, value in WALLET_KEY_CONTEXT.items()}
+        statements.append(
+            _statement(
+                "GeneratorEnclaveWrapsOnly",
+                generator_principal,
+                GENERATOR_ACTIONS,
+                condition={
+                    "StringEqualsIgnoreCase": {IMAGE_SHA384_KEY: generator_image},
+                    "StringEquals": wallet_key,
+                },
+            )
+        )
     statements.append(_no_supplied_data_keys())
     policy_id = "nitro-wallet-DEBUG-MODE-key-policy-NOT-FOR-REAL-KEYS" if debug else "nitro-wallet-key-policy"
     return {"Version": POLICY_VERSION, "Id": policy_id, "Statement": statements}
@@ -151,8 +186,11 @@ def admin_policy(admin_principal: str = DEFAULT_ADMIN_PRINCIPAL) -> dict[str, An
 
 
 def _no_supplied_data_keys() -> dict[str, Any]:
-    """Deny Encrypt and ReEncrypt under the data-key context, for everyone."""
-    context = {f"kms:EncryptionContext:{key}": value for key, value in DATA_KEY_CONTEXT.items()}
+    """Deny Encrypt and ReEncrypt under the data-key and wallet-key contexts, for everyone."""
+    context = {
+        f"kms:EncryptionContext:{key}": sorted({value, WALLET_KEY_CONTEXT[key]})
+        for key, value in DATA_KEY_CONTEXT.items()
+    }
     return {
         "Sid": "DataKeysAreOnlyGeneratedForTheEnclave",
         "Effect": "Deny",

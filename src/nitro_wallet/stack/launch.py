@@ -43,6 +43,10 @@ def enclave_argv(
     argv = [*interpreter_flags(bytecode_cache), "-m", ENCLAVE_MODULE, "--listen", listen, "--nsm", nsm]
     argv += ["--kms-endpoint", image_config["kms_endpoint"], "--kms-region", image_config["kms_region"]]
     argv += ["--kms-key-arn", image_config["kms_key_arn"]]
+    if "role" in image_config:
+        argv += ["--role", image_config["role"]]
+    if "reference_kms_key_arn" in image_config:
+        argv += ["--reference-kms-key-arn", image_config["reference_kms_key_arn"]]
     if state_dir is not None:
         argv += ["--state-dir", str(state_dir)]
     if debug:

@@ -40,19 +40,19 @@ from nitro_wallet.host import key_policy
 from nitro_wallet.host.api.app import build_app
 from nitro_wallet.host.auth import ALL_PERMISSIONS, Authenticator, SigV4Identity
 from nitro_wallet.host.channel import EnclaveChannel
-from nitro_wallet.host.enclave_client import EnclaveClient
+from nitro_wallet.host.enclave_client import EnclaveClient, SplitEnclaves
 from nitro_wallet.host.proxy import TcpProxy, Upstream
 from nitro_wallet.host.store import SqliteKeyStore
 from nitro_wallet.kms_emulator import principals
-from nitro_wallet.stack import launch
+from nitro_wallet.stack import banner, launch
 from nitro_wallet.stack.api_server import ApiServer
+from nitro_wallet.stack.banner import KEY_ALIAS
 from nitro_wallet.stack.supervisor import Child, ChildFailed, Supervisor
 from nitro_wallet.transport.address import TcpAddress
 from nitro_wallet.wire.errors import KmsDenied, NitroWalletError
 
 STATE_FILE = "stack.json"
 STORE_FILE = "wallet.sqlite3"
-KEY_ALIAS = "alias/nitro-wallet"
 LOOPBACK = "127.0.0.1"
 DEFAULT_API_PORT = 8080
 
@@ -67,6 +67,8 @@ class StackState:
     kms_key_arn: str | None = None
     policy_pcr0: str | None = None  # the PCR0 the key policy was pinned to
     data_key_blob: str | None = None  # base64 KMS ciphertext of the enclave's data key
+    split_roles: bool = False  # a generator and a signer enclave, fixed when the state is created
+    generator_pcr0: str | None = None  # split roles: the PCR0 the generator's statement is pinned to
 
     @classmethod
     def load_or_create(cls, state_dir: Path, region: str) -> StackState:
@@ -122,16 +124,27 @@ def ensure_key(state: StackState, state_dir: Path, kms_url: str) -> str:
     return state.kms_key_arn
 
 
-def pin_policy(state: StackState, state_dir: Path, kms_url: str, pcr0: bytes) -> None:
-    """On first run, release the key to this enclave image only. Later images need an administrator."""
+def pin_policy(
+    state: StackState, state_dir: Path, kms_url: str, pcr0: bytes, generator_pcr0: bytes | None = None
+) -> None:
+    """On first run, release the key to this enclave image only (with split roles, let the generator's
+    image only generate wallet-key data keys). Later images need an administrator."""
     if state.policy_pcr0 is not None:
         return
     admin = _kms(state_dir, kms_url, state.region, "default")
-    policy = json.dumps(key_policy.key_policy(pcr0=pcr0.hex()))
-    admin.put_key_policy(KeyId=state.kms_key_arn, PolicyName="default", Policy=policy)
+    if generator_pcr0 is None:
+        policy = key_policy.key_policy(pcr0=pcr0.hex())
+    else:
+        policy = key_policy.key_policy(
+            pcr0=pcr0.hex(), generator_pcr0=generator_pcr0.hex(), encrypt_principal=None
+        )
+        state.generator_pcr0 = generator_pcr0.hex()
+    admin.put_key_policy(KeyId=state.kms_key_arn, PolicyName="default", Policy=json.dumps(policy))
     state.policy_pcr0 = pcr0.hex()
     state.save(state_dir)
     print(f"KMS key {state.kms_key_arn} ({KEY_ALIAS}) released only to PCR0 {pcr0.hex()[:16]}…")
+    if generator_pcr0 is not None:
+        print(f"  the generator (PCR0 {generator_pcr0.hex()[:16]}…) may only generate wallet-key data keys")
 
 
 async def bootstrap_data_key(client: EnclaveClient, state: StackState, state_dir: Path) -> str:
@@ -157,26 +170,57 @@ def _measurement_changed(pcr0: bytes) -> str:
     )
 
 
+ENCLAVE_SOCKETS = {"wallet": "enclave.sock", "signer": "enclave.sock", "generator": "generator.sock"}
+
+
+@dataclass
+class EnclaveSlot:
+    """One enclave process of the stack: its role, its socket, its RPC client, and the process once up."""
+
+    role: str
+    address: str
+    client: EnclaveClient
+    child: Child | None = None
+
+
 class LocalStack:
-    """One `up`: the children, the proxy between them, and the order in which they start and stop."""
+    """One `up`: the children, the proxy between them, and the order in which they start and stop.
+
+    One enclave (role `wallet`), or with split roles a `signer` that holds the data keys and a `generator`
+    that makes keys and holds none (enclave/generator.py), each measured with its role."""
 
     def __init__(self, state_dir: Path, state: StackState) -> None:
         self.state_dir = state_dir
         self.state = state
         self.supervisor = Supervisor()
         self.kms_url = f"http://{LOOPBACK}:{state.kms_port}"
-        self.enclave_address = f"unix:{state_dir / 'enclave.sock'}"
         upstream = Upstream(LOOPBACK, state.kms_port)
         self.proxy = TcpProxy(TcpAddress(LOOPBACK, state.kms_proxy_port), upstream, allowlist=[upstream])
-        self.enclave: Child | None = None
+        self.enclaves: dict[str, EnclaveSlot] = {}
+        for role in ("signer", "generator") if state.split_roles else ("wallet",):
+            address = f"unix:{state_dir / ENCLAVE_SOCKETS[role]}"
+            self.enclaves[role] = EnclaveSlot(role, address, EnclaveClient(EnclaveChannel(address)))
         self.data_key_ready = False
         self.stopping = False
 
-    def image_config(self) -> dict[str, str]:
-        """The enclave image's measured configuration: it reaches KMS only through the host's proxy."""
+    @property
+    def signer(self) -> EnclaveSlot:
+        """The enclave that holds the data keys and signs."""
+        return self.enclaves["signer" if self.state.split_roles else "wallet"]
+
+    def api_enclave(self) -> EnclaveClient:
+        if not self.state.split_roles:
+            return self.signer.client
+        return SplitEnclaves(self.signer.client.channel, self.enclaves["generator"].client)
+
+    def image_config(self, role: str) -> dict[str, str]:
+        """An enclave image's measured configuration: it reaches KMS only through the host's proxy."""
         assert self.state.kms_key_arn is not None
         return measurement.image_config(
-            kms_endpoint=self.proxy.url, kms_region=self.state.region, kms_key_arn=self.state.kms_key_arn
+            kms_endpoint=self.proxy.url,
+            kms_region=self.state.region,
+            kms_key_arn=self.state.kms_key_arn,
+            role=role,
         )
 
     async def start_kms(self) -> None:
@@ -193,39 +237,45 @@ class LocalStack:
         await self.supervisor.start("kms", argv, ready="KMS emulator listening on")
         await self.proxy.start()
 
-    async def start_enclave(self) -> None:
+    async def start_enclave(self, slot: EnclaveSlot) -> None:
         argv = launch.enclave_argv(
-            self.enclave_address,
-            self.image_config(),
+            slot.address,
+            self.image_config(slot.role),
             bytecode_cache=self.state_dir / launch.BYTECODE_CACHE,
             state_dir=self.state_dir,
         )
-        self.enclave = await self.supervisor.start(
-            "enclave", argv, ready="enclave listening on", env=launch.enclave_environment(), restartable=True
+        name = "enclave" if slot.role == "wallet" else f"{slot.role} enclave"
+        slot.child = await self.supervisor.start(
+            name, argv, ready="enclave listening on", env=launch.enclave_environment(), restartable=True
         )
 
-    async def bootstrap(self, client: EnclaveClient) -> str:
-        """Give a freshly started enclave its KMS credentials and data key."""
+    async def bootstrap(self, slot: EnclaveSlot) -> str:
+        """Give a freshly started enclave its KMS credentials (and the signer its data key)."""
+        if slot.role == "generator":
+            await slot.client.set_kms_credentials(**_profile(self.state_dir, "generator"))
+            return "generator enclave ready: it seals each new key under a data key of its own and keeps none"
         self.data_key_ready = False
-        await client.set_kms_credentials(**_profile(self.state_dir, "enclave"))
-        description = await bootstrap_data_key(client, self.state, self.state_dir)
+        await slot.client.set_kms_credentials(**_profile(self.state_dir, "enclave"))
+        description = await bootstrap_data_key(slot.client, self.state, self.state_dir)
         self.data_key_ready = True
         return description
 
-    async def keep_enclave(self, client: EnclaveClient) -> None:
+    async def keep_enclave(self, slot: EnclaveSlot) -> None:
         """Restart the enclave whenever it ends, until `up` stops. Raises if a restart fails."""
         while True:
-            assert self.enclave is not None
-            status = await self.enclave.process.wait()
+            assert slot.child is not None
+            status = await slot.child.process.wait()
             if self.is_stopping():
                 return
-            self.data_key_ready = False
+            if slot is self.signer:
+                self.data_key_ready = False
             print(
-                f"nitro-wallet up: the enclave exited (status {status}); starting it again", file=sys.stderr
+                f"nitro-wallet up: the {slot.child.name} exited (status {status}); starting it again",
+                file=sys.stderr,
             )
-            await self.supervisor.forget(self.enclave)
-            await self.start_enclave()
-            print(f"nitro-wallet up: enclave back; {await self.bootstrap(client)}", file=sys.stderr)
+            await self.supervisor.forget(slot.child)
+            await self.start_enclave(slot)
+            print(f"nitro-wallet up: {slot.child.name} back; {await self.bootstrap(slot)}", file=sys.stderr)
 
     def is_stopping(self) -> bool:
         return self.stopping
@@ -235,6 +285,8 @@ class LocalStack:
 
     async def stop(self) -> None:
         self.stopping = True
+        for slot in self.enclaves.values():
+            await slot.client.channel.close()
         await self.supervisor.stop_all()
         await self.proxy.close()
 
@@ -262,6 +314,7 @@ async def run(
     host: str = LOOPBACK,
     port: int = DEFAULT_API_PORT,
     dev_no_auth: bool = False,
+    split_roles: bool = False,
 ) -> int:
     if dev_no_auth and host != LOOPBACK:
         print("nitro-wallet up: --dev-no-auth is allowed only with --host 127.0.0.1", file=sys.stderr)
@@ -269,28 +322,34 @@ async def run(
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
     state = StackState.load_or_create(state_dir, region)
+    if state.policy_pcr0 is None:
+        state.split_roles = split_roles
+    elif state.split_roles != split_roles:
+        print(_layout_fixed(state_dir, state.split_roles), file=sys.stderr)
+        return 2
     state.save(state_dir)
     stack = LocalStack(state_dir, state)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     store = SqliteKeyStore(state_dir / STORE_FILE)
-    channel = EnclaveChannel(stack.enclave_address)
     api: ApiServer | None = None
     try:
         await stack.start_kms()
         await asyncio.to_thread(ensure_key, state, state_dir, stack.kms_url)
-        pcr0 = measurement.measure(stack.image_config()).pcr0
-        await asyncio.to_thread(pin_policy, state, state_dir, stack.kms_url, pcr0)
-        await stack.start_enclave()
-        client = EnclaveClient(channel)
+        pcr0 = {role: measurement.measure(stack.image_config(role)).pcr0 for role in stack.enclaves}
+        signer_pcr0 = pcr0[stack.signer.role]
+        generator_pcr0 = pcr0.get("generator")
+        await asyncio.to_thread(pin_policy, state, state_dir, stack.kms_url, signer_pcr0, generator_pcr0)
+        for slot in stack.enclaves.values():
+            await stack.start_enclave(slot)
         try:
-            data_key = await stack.bootstrap(client)
+            ready = [await stack.bootstrap(slot) for slot in stack.enclaves.values()]
         except KmsDenied:
-            print(_measurement_changed(pcr0), file=sys.stderr)
+            print(_measurement_changed(signer_pcr0), file=sys.stderr)
             return 1
         app = build_app(
-            enclave=client,
+            enclave=stack.api_enclave(),
             store=store,
             authenticator=authenticator(state_dir, state.region, store=store, dev_no_auth=dev_no_auth),
             dev_no_auth_warning=dev_no_auth,
@@ -302,9 +361,9 @@ async def run(
         # collector's generations, full collections stop walking it (p99 at 64 clients: ~45 ms -> ~18 ms).
         gc.collect()
         gc.freeze()
-        _print_ready(stack, api.url, pcr0=pcr0, data_key=data_key)
-        keeper = asyncio.create_task(stack.keep_enclave(client))
-        await _until_stopped(stop, stack.supervisor, keeper)
+        print(banner.ready(stack, api.url, pcr0=pcr0, enclaves_ready=ready), flush=True)
+        keepers = [asyncio.create_task(stack.keep_enclave(slot)) for slot in stack.enclaves.values()]
+        await _until_stopped(stop, stack.supervisor, keepers)
     except (ChildFailed, NitroWalletError, ClientError, OSError) as exc:
         print(f"nitro-wallet up: {exc}", file=sys.stderr)
         return 1
@@ -312,21 +371,32 @@ async def run(
         stack.stopping = True
         if api is not None:
             await api.stop()
-        await channel.close()
         await stack.stop()
         store.close()
     return 0 if not stack.supervisor.exited_children() else 1
 
 
-async def _until_stopped(stop: asyncio.Event, supervisor: Supervisor, keeper: asyncio.Task[None]) -> None:
+def _layout_fixed(state_dir: Path, split_roles: bool) -> str:
+    made, asked = ("with", "without") if split_roles else ("without", "with")
+    return (
+        f"nitro-wallet up: {state_dir} was created {made} --split-roles; it cannot be started {asked}.\n"
+        "The enclave's role is part of its measurement, which the KMS key policy is pinned to: start it as\n"
+        "it was created, or use another --state-dir."
+    )
+
+
+async def _until_stopped(
+    stop: asyncio.Event, supervisor: Supervisor, keepers: list[asyncio.Task[None]]
+) -> None:
     stopped = asyncio.create_task(stop.wait())
     exited = asyncio.create_task(supervisor.exited.wait())
-    await asyncio.wait({stopped, exited, keeper}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({stopped, exited, *keepers}, return_when=asyncio.FIRST_COMPLETED)
     for task in (stopped, exited):
         task.cancel()
-    if keeper.done():
+    failed = [keeper for keeper in keepers if keeper.done()]
+    if failed:
         print(
-            f"nitro-wallet up: stopping, the enclave could not be restarted: {keeper.exception()}",
+            f"nitro-wallet up: stopping, an enclave could not be restarted: {failed[0].exception()}",
             file=sys.stderr,
         )
     elif supervisor.exited.is_set():
@@ -336,35 +406,5 @@ async def _until_stopped(stop: asyncio.Event, supervisor: Supervisor, keeper: as
         )
     else:
         print("nitro-wallet up: stopping")
-    keeper.cancel()
-
-
-def _print_ready(stack: LocalStack, url: str, *, pcr0: bytes, data_key: str) -> None:
-    state_dir, state, kms_url, enclave = stack.state_dir, stack.state, stack.kms_url, stack.enclave_address
-    print(
-        f"""
-nitro-wallet local stack is up (state: {state_dir})
-  API          {url}  (SigV4 with the default profile of {state_dir}/credentials; docs/api.md)
-  enclave      {enclave}  (emulated NSM, PCR0 {pcr0.hex()[:16]}…)
-  KMS          {kms_url}  (emulator; key {KEY_ALIAS})
-  key ARN      {state.kms_key_arn}
-  {data_key}
-
-Quickstart, in another terminal:
-  export NITRO_WALLET_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
-  nitro-wallet keys create --url {url} --state-dir {state_dir}            # prints the key id and address
-  echo '{{"type": 2, "chainId": 1, "nonce": 0, "to": "0xa5D3241A1591061F2a4bB69CA0215F66520E67cf",
-        "value": "10000000000000000", "gas": 21000, "maxFeePerGas": "30000000000",
-        "maxPriorityFeePerGas": "1000000000"}}' > tx.json
-  nitro-wallet sign tx KEY_ID tx.json --url {url} --state-dir {state_dir}
-
-  # the reference's routes, with curl's SigV4:
-  curl --aws-sigv4 "aws:amz:{state.region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \\
-      -H 'content-type: application/json' -d "{{\\"secret\\": \\"$NITRO_WALLET_SECRET\\"}}" {url}/key
-  # (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the default profile in {state_dir}/credentials)
-
-  nitro-wallet attestation verify ... / nitro-wallet enclave describe --connect {enclave}
-
-Ready: {url}/upcheck answers 200. Ctrl-C stops everything.""",
-        flush=True,
-    )
+    for keeper in keepers:
+        keeper.cancel()

@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     UNKNOWN_METHOD = "unknown_method"
     NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
     DENIED = "denied"
     ATTESTATION = "attestation"
     NSM = "nsm"
@@ -82,6 +83,10 @@ class NotFound(NitroWalletError):
     code = ErrorCode.NOT_FOUND
 
 
+class Conflict(NitroWalletError):
+    code = ErrorCode.CONFLICT
+
+
 class Denied(NitroWalletError):
     code = ErrorCode.DENIED
 
@@ -127,6 +132,7 @@ _BY_CODE: dict[ErrorCode, type[NitroWalletError]] = {
         Unauthenticated,
         UnknownMethod,
         NotFound,
+        Conflict,
         Denied,
         AttestationError,
         NsmError,

@@ -91,6 +91,7 @@ class DescribeResult(WireType):
     nsm: str  # "device" or "emulated"
     debug: bool
     pcrs: dict[str, bytes]  # the locked PCRs by decimal index ("0".."15"...), as a document carries them
+    role: str = "wallet"  # "wallet", or "generator" / "signer" in the split layout
 
     def pcr(self, index: int) -> bytes:
         return self.pcrs[str(index)]
@@ -146,6 +147,9 @@ class Empty(WireType):
 # so no one outside the enclave can know one.
 
 DATA_KEY_CONTEXT: Mapping[str, str] = MappingProxyType({"nitro-wallet-purpose": "data-key"})
+# A generator enclave (split roles, wire.wallet) wraps each key it makes under a data key of its own,
+# generated under WALLET_KEY_CONTEXT; policies deny Encrypt and ReEncrypt under it too.
+WALLET_KEY_CONTEXT: Mapping[str, str] = MappingProxyType({"nitro-wallet-purpose": "wallet-key"})
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,16 @@ the payload is the JSON object text the request's HMAC covers:
                                          "message"}
     eth.unsafe_sign_digest              {"digest"}                                      unsafe_sign_digest
 
+Split roles (`nitro-wallet up --split-roles`, the AWS reference's layout): a generator enclave makes keys
+(keys.create and keys.import, same parameters) but holds no data key: it answers `WrappedKeyFields`, the
+key sealed under a fresh data key of its own that KMS generated for it under WALLET_KEY_CONTEXT, and
+forgets that data key. The generator may not Decrypt, so it cannot open any key again. The signer enclave
+then adopts the key (keys.adopt): it alone may Decrypt the per-key data key, and seals the key under its
+own newest data key.
+
+keys.migrate reads one of the AWS reference's keys: the KMS ciphertext of its {"secret", "eth_key"} JSON,
+decrypted (attested) under the reference KMS key named in the enclave's measured configuration.
+
 The reference signs a client-given userOpHash as it is: that is signing an arbitrary 32-byte digest (it
 could be a transaction's), so it needs the key's unsafe_sign_digest flag; keys made through the
 reference's own route have it, as they would in the reference.
@@ -39,7 +49,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from nitro_wallet.wire.errors import BadRequest
-from nitro_wallet.wire.methods import WireType, check_length
+from nitro_wallet.wire.methods import MAX_CIPHERTEXT_BLOB_BYTES, WireType, check_length
 from nitro_wallet.wire.request_auth import MAX_PAYLOAD_BYTES, AuthScheme
 
 MAX_SEALED_INPUT_BYTES = 64 * 1024  # a keystore is ~1 KiB; a secret at most 1 KiB
@@ -95,6 +105,45 @@ class SealedKeyFields(WireType):
 
     def __post_init__(self) -> None:
         check_length("blob", self.blob, MAX_BLOB_BYTES)
+
+
+@dataclass(frozen=True)
+class WrappedKeyFields(WireType):
+    """A key from a generator enclave: sealed under a per-key data key whose KMS ciphertext is data_key_blob
+    (data_key_ref names it, as for any data key). Only a signer enclave can open it (keys.adopt)."""
+
+    key_id: str
+    address: bytes
+    policy: bytes
+    data_key_ref: str
+    blob: bytes
+    data_key_blob: bytes
+
+    def __post_init__(self) -> None:
+        check_length("blob", self.blob, MAX_BLOB_BYTES)
+        check_length("data_key_blob", self.data_key_blob, MAX_CIPHERTEXT_BLOB_BYTES, low=1)
+
+
+@dataclass(frozen=True)
+class KeyAdoptParams(WrappedKeyFields):
+    """A generator's key, to be sealed under the signer's newest data key (answers SealedKeyFields)."""
+
+    METHOD: ClassVar[str] = "keys.adopt"
+
+
+@dataclass(frozen=True)
+class KeyMigrateParams(WireType):
+    """One of the AWS reference's keys: its KMS ciphertext. `key_id` keeps the reference's id (its clients
+    know the key by it); `address`, if given, must be the key's."""
+
+    METHOD: ClassVar[str] = "keys.migrate"
+    ciphertext_blob: bytes
+    policy: bytes
+    key_id: str | None = None
+    address: bytes | None = None
+
+    def __post_init__(self) -> None:
+        check_length("ciphertext_blob", self.ciphertext_blob, MAX_CIPHERTEXT_BLOB_BYTES, low=1)
 
 
 def _one_source(secret: str | None, sealed_input: bytes | None) -> None:

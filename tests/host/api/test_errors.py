@@ -97,6 +97,7 @@ PUBLIC_ERRORS = {
     ErrorCode.UNAUTHENTICATED: (401, "unauthenticated"),
     ErrorCode.DENIED: (403, "denied"),
     ErrorCode.NOT_FOUND: (404, "not_found"),
+    ErrorCode.CONFLICT: (409, "conflict"),
     ErrorCode.OVERLOADED: (429, "overloaded"),
     ErrorCode.UNAVAILABLE: (503, "unavailable"),
     ErrorCode.KMS: (503, "unavailable"),

@@ -15,19 +15,11 @@ import rlp
 from eth_account import Account
 from eth_utils import keccak
 
+from support.eth_examples import REFERENCE_TRANSACTION
+
 pytestmark = pytest.mark.anyio
 
 SECRET = "9779d2b8f0bc495b1691ce1a2baf800453e18a58d4eea8bf1fe996a0ab291dba"
-TRANSACTION = {
-    "value": 0.01,
-    "to": "0xa5D3241A1591061F2a4bB69CA0215F66520E67cf",
-    "nonce": 0,
-    "type": 2,
-    "chainId": 5,
-    "gas": 100000,
-    "maxFeePerGas": 100000000000,
-    "maxPriorityFeePerGas": 3000000000,
-}
 
 
 async def new_key(client: httpx.AsyncClient, **body: str) -> dict[str, str]:
@@ -61,7 +53,7 @@ async def test_post_key_with_eth_key_imports_it(client: httpx.AsyncClient) -> No
 async def test_tx_signature_signs_value_in_ether_exactly(client: httpx.AsyncClient) -> None:
     key = await new_key(client)
     response = await client.post(
-        f"/key/{key['key_id']}/tx_signature", json=signing_body(key["key_id"], TRANSACTION)
+        f"/key/{key['key_id']}/tx_signature", json=signing_body(key["key_id"], REFERENCE_TRANSACTION)
     )
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -78,7 +70,7 @@ async def test_tx_signature_signs_value_in_ether_exactly(client: httpx.AsyncClie
 
 async def test_identical_requests_back_to_back_all_succeed(client: httpx.AsyncClient) -> None:
     key = await new_key(client)
-    body = signing_body(key["key_id"], TRANSACTION)
+    body = signing_body(key["key_id"], REFERENCE_TRANSACTION)
     answers = [await client.post(f"/key/{key['key_id']}/tx_signature", json=body) for _ in range(3)]
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     assert len({answer.json()["enclave_result"]["tx_signed"] for answer in answers}) == 1
@@ -107,7 +99,7 @@ async def test_userop_signature_matches_the_references_vector(
 async def test_the_body_key_id_must_be_the_paths(client: httpx.AsyncClient, route: str) -> None:
     key = await new_key(client)
     response = await client.post(
-        f"/key/{key['key_id']}/{route}", json=signing_body(str(uuid.uuid4()), TRANSACTION)
+        f"/key/{key['key_id']}/{route}", json=signing_body(str(uuid.uuid4()), REFERENCE_TRANSACTION)
     )
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "key_id"
@@ -117,18 +109,19 @@ async def test_a_disabled_key_is_403_and_a_missing_one_404(client: httpx.AsyncCl
     key = await new_key(client)
     await client.post(f"/v1/keys/{key['key_id']}/disable")
     response = await client.post(
-        f"/key/{key['key_id']}/tx_signature", json=signing_body(key["key_id"], TRANSACTION)
+        f"/key/{key['key_id']}/tx_signature", json=signing_body(key["key_id"], REFERENCE_TRANSACTION)
     )
     assert response.status_code == 403
     assert response.json()["error"]["message"] == "key is disabled"
     missing = str(uuid.uuid4())
-    response = await client.post(f"/key/{missing}/tx_signature", json=signing_body(missing, TRANSACTION))
+    body = signing_body(missing, REFERENCE_TRANSACTION)
+    response = await client.post(f"/key/{missing}/tx_signature", json=body)
     assert response.status_code == 404
 
 
 async def test_a_wrong_secret_is_denied(client: httpx.AsyncClient) -> None:
     key = await new_key(client)
-    body = {**signing_body(key["key_id"], TRANSACTION), "secret": SECRET.upper()}
+    body = {**signing_body(key["key_id"], REFERENCE_TRANSACTION), "secret": SECRET.upper()}
     response = await client.post(f"/key/{key['key_id']}/tx_signature", json=body)
     assert response.status_code == 403
     assert SECRET.upper() not in response.text
@@ -136,7 +129,7 @@ async def test_a_wrong_secret_is_denied(client: httpx.AsyncClient) -> None:
 
 async def test_transaction_payload_must_be_an_object(client: httpx.AsyncClient) -> None:
     key = await new_key(client)
-    body = {**signing_body(key["key_id"], TRANSACTION), "transaction_payload": "0x02f8..."}
+    body = {**signing_body(key["key_id"], REFERENCE_TRANSACTION), "transaction_payload": "0x02f8..."}
     response = await client.post(f"/key/{key['key_id']}/tx_signature", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "transaction_payload"

@@ -5,6 +5,7 @@
     Unauthenticated                        401     unauthenticated
     Denied                                 403     denied
     NotFound, no such route                404     not_found
+    Conflict                               409     conflict
     wrong method                           405     method_not_allowed
     body above MAX_BODY_BYTES              413     payload_too_large
     body not application/json              415     unsupported_media_type
@@ -39,6 +40,7 @@ _BY_CODE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHENTICATED: (401, "unauthenticated"),
     ErrorCode.DENIED: (403, "denied"),
     ErrorCode.NOT_FOUND: (404, "not_found"),
+    ErrorCode.CONFLICT: (409, "conflict"),
     ErrorCode.OVERLOADED: (429, "overloaded"),
     ErrorCode.UNAVAILABLE: (503, "unavailable"),
     ErrorCode.KMS: (503, "unavailable"),

@@ -1,4 +1,4 @@
-"""The v1 key routes: create, import, list, get, disable, enable, delete (docs/api.md, "Versioned API").
+"""The v1 key routes: create, import, migrate, list, get, disable, enable, delete (docs/api.md).
 
 A key is stored only after the enclave returns it sealed, with the policy the enclave sealed it under (the
 sealed form is bound to that encoding). Store writes run in a worker thread: a commit waits for the disk.
@@ -7,6 +7,7 @@ sealed form is bound to that encoding). Store writes run in a worker thread: a c
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 
 from starlette.responses import JSONResponse, Response
@@ -33,12 +34,14 @@ from nitro_wallet.host.store.records import (
     MAX_TAGS,
     KeyRecord,
 )
-from nitro_wallet.wire.errors import BadRequest, NotFound
+from nitro_wallet.wire.errors import BadRequest, Conflict, NotFound
 from nitro_wallet.wire.policy import KeyPolicy
-from nitro_wallet.wire.wallet import KeyCreateParams, KeyImportParams, SealedKeyFields
+from nitro_wallet.wire.wallet import KeyCreateParams, KeyImportParams, KeyMigrateParams, SealedKeyFields
 
 _CREATE_FIELDS = ("secret", "sealed_input", "label", "tags", "policy")
 _IMPORT_FIELDS = ("secret", "private_key", "sealed_input", "label", "tags", "policy")
+_MIGRATE_FIELDS = ("key_id", "address", "label", "tags", "policy")
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _DIGITS = frozenset("0123456789")
 __all__ = ["routes", "existing_key", "path_key_id", "store_new_key"]
 
@@ -116,6 +119,18 @@ class _KeyInput:
         self.policy = _policy(body.get("policy"))
 
 
+def _address(value: object) -> bytes | None:
+    """An optional 0x address; in mixed case its EIP-55 checksum must hold."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
+        raise BadRequest("address must be 0x and 40 hex digits", field="address")
+    address = bytes.fromhex(value[2:])
+    if value[2:] not in (value[2:].lower(), value[2:].upper()) and checksum_address(address) != value:
+        raise BadRequest("address fails its EIP-55 checksum", field="address")
+    return address
+
+
 def _page_size(value: str | None) -> int:
     if value is None:
         return DEFAULT_PAGE_SIZE
@@ -154,6 +169,26 @@ async def import_key(call: Call) -> Response:
     )
     sealed = await call.context.ask_enclave(call.context.enclave.import_key(params))
     record = await store_new_key(call.context, sealed, label=given.label, tags=given.tags)
+    return _key_answer(record, 201)
+
+
+async def migrate_key(call: Call) -> Response:
+    """One of the AWS reference's keys: the base64 KMS ciphertext of its {"secret", "eth_key"} JSON, which the
+    enclave decrypts under the reference KMS key of its measured configuration."""
+    expect_members(call.body, required=("ciphertext_blob",), optional=_MIGRATE_FIELDS)
+    key_id = optional_text(call.body, "key_id", max_chars=MAX_KEY_ID_CHARS)
+    params = KeyMigrateParams(
+        ciphertext_blob=base64_bytes(call.body["ciphertext_blob"], "ciphertext_blob"),
+        policy=_policy(call.body.get("policy")),
+        key_id=key_id,
+        address=_address(call.body.get("address")),
+    )
+    label = optional_text(call.body, "label", max_chars=MAX_LABEL_CHARS)
+    tags = _tags(call.body.get("tags"))
+    if key_id is not None and call.context.store.get_key(key_id) is not None:
+        raise Conflict(f"a key with id {key_id} is already stored", field="key_id")
+    sealed = await call.context.ask_enclave(call.context.enclave.migrate_key(params))
+    record = await store_new_key(call.context, sealed, label=label, tags=tags)
     return _key_answer(record, 201)
 
 
@@ -208,6 +243,7 @@ def routes(context: ApiContext) -> list[Route]:
             },
         ),
         route("/v1/keys/import", {"POST": Endpoint(context, import_key, create, body=True)}),
+        route("/v1/keys/migrate", {"POST": Endpoint(context, migrate_key, create, body=True)}),
         route(
             "/v1/keys/{key_id}",
             {"GET": Endpoint(context, get_key, read), "DELETE": Endpoint(context, delete_key, manage)},

@@ -60,6 +60,7 @@ _ERROR_STATUSES = {
     403: "denied: permission missing, request HMAC wrong, expired or replayed, key disabled, policy refuses",
     404: "not_found: no such key or route",
     405: "method_not_allowed",
+    409: "conflict: a key with that id is already stored",
     413: f"payload_too_large: body above {MAX_BODY_BYTES} bytes",
     415: "unsupported_media_type: a body that is not application/json",
     429: "overloaded: replay guard or enclave connection limit full",
@@ -149,6 +150,21 @@ _SCHEMAS: dict[str, Schema] = {
             "policy": _ref("Policy"),
         },
         description="secret with private_key, or sealed_input.",
+    ),
+    "KeyMigrate": _object(
+        {
+            "ciphertext_blob": {
+                "type": "string",
+                "contentEncoding": "base64",
+                "description": 'KMS ciphertext of the reference\'s {"secret", "eth_key"} JSON',
+            },
+            "key_id": {"type": "string", "description": "keep the reference's key id"},
+            "address": {"type": "string", "description": "checked against the key's"},
+            "label": {"type": ["string", "null"], "maxLength": MAX_LABEL_CHARS},
+            "tags": _ref("Tags"),
+            "policy": _ref("Policy"),
+        },
+        ["ciphertext_blob"],
     ),
     "KeyPage": _object(
         {"keys": {"type": "array", "items": _ref("Key")}, "next_cursor": {"type": ["string", "null"]}},
@@ -314,6 +330,15 @@ def _paths() -> dict[str, Any]:
                 "keys:create",
                 {"201": _answer("imported", _ref("KeyAnswer"))},
                 body=_ref("KeyImport"),
+            )
+        },
+        "/v1/keys/migrate": {
+            "post": _operation(
+                "Migrate one of the AWS reference's keys from its KMS ciphertext",
+                "keys:create",
+                {"201": _answer("migrated", _ref("KeyAnswer"))},
+                body=_ref("KeyMigrate"),
+                errors=(400, 403, 409),
             )
         },
         "/v1/keys/{key_id}": {
