@@ -76,6 +76,34 @@ def test_no_encrypt_principal(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out) == key_policy(pcr0=PCR0, encrypt_principal=None)
 
 
+def test_the_split_layouts_generator_may_only_generate_wallet_key_data_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    generator_pcr0 = hashlib.sha384(b"the generator image").hexdigest()
+    status, out, _ = run(capsys, "--pcr0", PCR0, "--generator-pcr0", generator_pcr0, "--no-encrypt-principal")
+    assert status == 0
+    assert json.loads(out) == key_policy(pcr0=PCR0, generator_pcr0=generator_pcr0, encrypt_principal=None)
+
+    def decide(action: str, principal: str, pcr0: str | None, purpose: str) -> Decision:
+        context = RequestContext(
+            action=action,
+            principal_arn=f"arn:aws:iam::111122223333:role/nitro-wallet-{principal}",
+            account_id="111122223333",
+            attestation_pcrs=None if pcr0 is None else {0: bytes.fromhex(pcr0)},
+            encryption_context={"nitro-wallet-purpose": purpose},
+        )
+        return evaluate(parse_policy(out), context)
+
+    assert decide("kms:GenerateDataKey", "generator", generator_pcr0, "wallet-key") is Decision.ALLOW
+    assert decide("kms:GenerateDataKey", "generator", generator_pcr0, "data-key") is Decision.IMPLICIT_DENY
+    assert decide("kms:GenerateDataKey", "generator", PCR0, "wallet-key") is Decision.IMPLICIT_DENY
+    assert decide("kms:GenerateDataKey", "generator", None, "wallet-key") is Decision.IMPLICIT_DENY
+    assert decide("kms:Decrypt", "generator", generator_pcr0, "wallet-key") is Decision.IMPLICIT_DENY
+    assert decide("kms:Decrypt", "enclave", PCR0, "wallet-key") is Decision.ALLOW
+    for purpose in ("wallet-key", "data-key"):
+        assert decide("kms:Encrypt", "generator", None, purpose) is Decision.EXPLICIT_DENY
+
+
 def test_debug_mode_prints_the_zero_pcr0_policy_and_the_warning_on_stderr(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -110,6 +138,18 @@ def test_debug_mode_accepts_an_explicit_zero_pcr0(capsys: pytest.CaptureFixture[
         (("--pcr0", PCR0, "--decrypt-principal", "bob"), "--decrypt-principal: 'bob' is not an IAM ARN"),
         (("--pcr0", PCR0, "--encrypt-principal", "*"), "--encrypt-principal: '*' is not an IAM ARN"),
         (("--pcr0", PCR0, "--admin-principal", "x"), "--admin-principal: 'x' is not an IAM ARN"),
+        (("--pcr0", PCR0, "--generator-pcr0", PCR4), "--encrypt-principal: the split layout's generator"),
+        (
+            ("--pcr0", PCR0, "--generator-pcr0", "zz", "--no-encrypt-principal"),
+            "--generator-pcr0: must be exactly 96 hex characters",
+        ),
+        (
+            (
+                *("--pcr0", PCR0, "--generator-pcr0", PCR4, "--no-encrypt-principal"),
+                *("--decrypt-principal", SIGNER, "--generator-principal", SIGNER),
+            ),
+            "--generator-principal: must differ",
+        ),
         (
             ("--pcr0", PCR0, "--admin-principal", SIGNER, "--decrypt-principal", SIGNER),
             "--admin-principal: must",

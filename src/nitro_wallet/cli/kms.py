@@ -22,6 +22,8 @@ _OPTION_FOR_FIELD = {
     "decrypt_principal": "--decrypt-principal",
     "encrypt_principal": "--encrypt-principal",
     "admin_principal": "--admin-principal",
+    "generator_pcr0": "--generator-pcr0",
+    "generator_principal": "--generator-principal",
 }
 
 
@@ -122,6 +124,18 @@ def _register_key_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="grant no principal Encrypt",
     )
     command.add_argument(
+        "--generator-pcr0",
+        metavar="HEX",
+        help="the split layout: the generator enclave's PCR0; its role may only generate wallet-key data "
+        "keys, attested (use with --no-encrypt-principal)",
+    )
+    command.add_argument(
+        "--generator-principal",
+        default=key_policy.DEFAULT_GENERATOR_PRINCIPAL,
+        metavar="ARN",
+        help="with --generator-pcr0: the generator enclave's role (default: %(default)s)",
+    )
+    command.add_argument(
         "--admin-principal",
         default=key_policy.DEFAULT_ADMIN_PRINCIPAL,
         metavar="ARN",
@@ -151,6 +165,8 @@ def run_key_policy(args: argparse.Namespace) -> int:
             decrypt_principal=args.decrypt_principal,
             encrypt_principal=args.encrypt_principal,
             admin_principal=args.admin_principal,
+            generator_pcr0=args.generator_pcr0,
+            generator_principal=args.generator_principal,
             debug=args.debug_mode,
         )
     except key_policy.KeyPolicyError as exc:
