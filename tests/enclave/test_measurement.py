@@ -116,6 +116,8 @@ RUNTIME = (
     "botocore",
     "coincurve",
     "pycryptodome",
+    "pyblst",
+    "remerkleable",
     "certifi",
     "cffi",
     "pycparser",

@@ -50,6 +50,8 @@ RUNTIME_DISTRIBUTIONS = (
     "botocore",
     "coincurve",
     "pycryptodome",
+    "pyblst",
+    "remerkleable",
     # what those import in turn (boto3's closure, cffi for the native bindings, setuptools' .pth hook)
     "certifi",
     "cffi",
