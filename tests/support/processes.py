@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 
 from nitro_wallet.enclave import measurement
+from nitro_wallet.host.channel import EnclaveChannel
+from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.stack import launch
 
 STOP_TIMEOUT_SECONDS = 15
@@ -131,3 +133,11 @@ def kms_client(state_dir: Path, url: str, name: str = "default") -> Any:
         aws_access_key_id=keys["access_key_id"],
         aws_secret_access_key=keys["secret_access_key"],
     )
+
+
+async def prepare_enclave(address: str, state_dir: Path) -> None:
+    """KMS credentials and a fresh data key, as `nitro-wallet up` gives a new enclave."""
+    async with EnclaveChannel(address) as channel:
+        client = EnclaveClient(channel)
+        await client.set_kms_credentials(**profile(state_dir, "enclave"))
+        await client.generate_data_key()

@@ -132,6 +132,33 @@ class WalletClient:
         answer = self._connection.json("POST", "/v1/keys/import", body=body)
         return CreatedKey(_key(answer), secret)
 
+    def migrate_key(
+        self,
+        ciphertext_blob: bytes,
+        *,
+        key_id: str | None = None,
+        address: str | None = None,
+        label: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        policy: PolicyInput = None,
+    ) -> KeyView:
+        """One of the AWS reference's keys: the KMS ciphertext its DynamoDB table holds, which only an
+        enclave configured with the reference's KMS key can decrypt. `key_id` keeps the reference's id;
+        `address`, if given, must be the key's. The key keeps the reference's secret (it is inside the
+        ciphertext), so the answer is the key alone."""
+        if not isinstance(ciphertext_blob, bytes) or not ciphertext_blob:
+            raise BadRequest("ciphertext_blob must be non-empty bytes", field="ciphertext_blob")
+        optional: dict[str, object | None] = {
+            "key_id": key_id,
+            "address": address,
+            "label": label,
+            "tags": None if tags is None else dict(tags),
+            "policy": _policy_json(policy),
+        }
+        body: dict[str, object] = {"ciphertext_blob": base64.b64encode(ciphertext_blob).decode("ascii")}
+        body |= {name: value for name, value in optional.items() if value is not None}
+        return _key(self._connection.json("POST", "/v1/keys/migrate", body=json_body(body)))
+
     def list_keys(self, limit: int | None = None, cursor: str | None = None) -> KeyPage:
         query = {}
         if limit is not None:

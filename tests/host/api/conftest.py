@@ -51,21 +51,13 @@ def attested_key(state_dir: Path, kms_url: str) -> str:
     return key_arn
 
 
-async def prepare_enclave(address: str, state_dir: Path) -> None:
-    """KMS credentials and a fresh data key, as `nitro-wallet up` gives a new enclave."""
-    async with EnclaveChannel(address) as channel:
-        client = EnclaveClient(channel)
-        await client.set_kms_credentials(**processes.profile(state_dir, "enclave"))
-        await client.generate_data_key()
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("stack")
     with processes.kms_emulator(state_dir) as kms_url:
         key_arn = attested_key(state_dir, kms_url)
         with processes.enclave(state_dir, kms_url, key_arn) as address:
-            asyncio.run(prepare_enclave(address, state_dir))
+            asyncio.run(processes.prepare_enclave(address, state_dir))
             yield Stack(state_dir, kms_url, key_arn, address)
 
 

@@ -7,21 +7,17 @@ an operator adds to migrate). Our enclave names that key in its measured configu
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from eth_account import Account
 
-from nitro_wallet.enclave import measurement
 from nitro_wallet.enclave.kms import AttestedKms, KmsCredentials
-from nitro_wallet.host import key_policy
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.wire.errors import BadRequest, Denied
@@ -29,63 +25,19 @@ from nitro_wallet.wire.policy import KeyPolicy
 from nitro_wallet.wire.wallet import KeyMigrateParams
 from support import attest, processes
 from support.eth_examples import REFERENCE_TRANSACTION
+from support.reference_kms import Migration, migrating_enclave, reference_ciphertext, reference_policy
 
-from .conftest import REGION, Stack, prepare_enclave
+from .conftest import REGION, Stack
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "reference-secret-0123456789abcdef-0123456789ab"
 
 
-@dataclass(frozen=True)
-class Migration:
-    reference_key: str
-    enclave: str  # address
-    pcr0: bytes
-
-
-def reference_policy(pcr0: bytes | None) -> str:
-    """The reference's key policy shape: its administrator does anything, the enclave role may Decrypt when
-    attested with the given PCR0."""
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "Allow access for Key Administrators",
-            "Effect": "Allow",
-            "Principal": {"AWS": key_policy.DEFAULT_ADMIN_PRINCIPAL},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
-    if pcr0 is not None:
-        statements.append(
-            {
-                "Sid": "Enable decrypt from enclave",
-                "Effect": "Allow",
-                "Principal": {"AWS": key_policy.DEFAULT_ENCLAVE_PRINCIPAL},
-                "Action": "kms:Decrypt",
-                "Resource": "*",
-                "Condition": {"StringEqualsIgnoreCase": {key_policy.IMAGE_SHA384_KEY: pcr0.hex()}},
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
 @pytest.fixture(scope="module")
 def migration(stack: Stack) -> Iterator[Migration]:
-    admin = processes.kms_client(stack.state_dir, stack.kms_url)
-    ours: str = admin.create_key(Policy=json.dumps(key_policy.admin_policy()))["KeyMetadata"]["Arn"]
-    reference: str = admin.create_key(Policy=reference_policy(None))["KeyMetadata"]["Arn"]
-    config = processes.image(stack.kms_url, ours, reference_kms_key_arn=reference)
-    pcr0 = measurement.measure(config).pcr0
-    admin.put_key_policy(
-        KeyId=ours, PolicyName="default", Policy=json.dumps(key_policy.key_policy(pcr0=pcr0.hex()))
-    )
-    admin.put_key_policy(KeyId=reference, PolicyName="default", Policy=reference_policy(pcr0))
-    with processes.enclave(
-        stack.state_dir, stack.kms_url, ours, name="migrating", reference_kms_key_arn=reference
-    ) as address:
-        asyncio.run(prepare_enclave(address, stack.state_dir))
-        yield Migration(reference, address, pcr0)
+    with migrating_enclave(stack.state_dir, stack.kms_url) as made:
+        yield made
 
 
 @pytest.fixture
@@ -95,24 +47,17 @@ async def enclave(migration: Migration) -> AsyncIterator[EnclaveClient]:
         yield EnclaveClient(channel)
 
 
-def reference_ciphertext(stack: Stack, migration: Migration, plaintext: object) -> str:
-    """What the reference's key generator stored: KMS Encrypt of its JSON, no encryption context."""
-    admin = processes.kms_client(stack.state_dir, stack.kms_url)
-    blob = admin.encrypt(KeyId=migration.reference_key, Plaintext=json.dumps(plaintext).encode())
-    return base64.b64encode(blob["CiphertextBlob"]).decode()
-
-
-def reference_key(stack: Stack, migration: Migration) -> tuple[str, str, str]:
-    """(key id, private key hex as Go prints it, ciphertext)."""
+def reference_key(migration: Migration) -> tuple[str, str, str]:
+    """(key id, private key hex as Go prints it, base64 ciphertext)."""
     private_key = secrets.token_hex(32)
-    ciphertext = reference_ciphertext(stack, migration, {"secret": SECRET, "eth_key": private_key})
-    return str(uuid.uuid4()), private_key, ciphertext
+    ciphertext = reference_ciphertext(migration, {"secret": SECRET, "eth_key": private_key})
+    return str(uuid.uuid4()), private_key, base64.b64encode(ciphertext).decode()
 
 
 async def test_a_migrated_key_keeps_its_id_and_address_and_signs(
     client: httpx.AsyncClient, stack: Stack, migration: Migration
 ) -> None:
-    key_id, private_key, ciphertext = reference_key(stack, migration)
+    key_id, private_key, ciphertext = reference_key(migration)
     address = Account.from_key(private_key).address
     body = {
         "ciphertext_blob": ciphertext,
@@ -136,7 +81,7 @@ async def test_a_migrated_key_keeps_its_id_and_address_and_signs(
 async def test_without_a_key_id_the_key_gets_a_new_one(
     client: httpx.AsyncClient, stack: Stack, migration: Migration
 ) -> None:
-    _, private_key, ciphertext = reference_key(stack, migration)
+    _, private_key, ciphertext = reference_key(migration)
     response = await client.post("/v1/keys/migrate", json={"ciphertext_blob": ciphertext})
     assert response.status_code == 201, response.text
     assert response.json()["key"]["address"] == Account.from_key(private_key).address
@@ -157,7 +102,7 @@ async def test_without_a_key_id_the_key_gets_a_new_one(
 async def test_bad_migrations_are_refused_and_store_nothing(
     client: httpx.AsyncClient, stack: Stack, migration: Migration, change: dict[str, str], field: str
 ) -> None:
-    _, _, ciphertext = reference_key(stack, migration)
+    _, _, ciphertext = reference_key(migration)
     response = await client.post("/v1/keys/migrate", json={"ciphertext_blob": ciphertext, **change})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["field"] == field
@@ -169,8 +114,8 @@ async def test_a_ciphertext_under_another_key_is_refused(
 ) -> None:
     admin = processes.kms_client(stack.state_dir, stack.kms_url)
     other: str = admin.create_key(Policy=reference_policy(migration.pcr0))["KeyMetadata"]["Arn"]
-    blob = admin.encrypt(KeyId=other, Plaintext=json.dumps({"secret": SECRET, "eth_key": "01"}).encode())
-    body = {"ciphertext_blob": base64.b64encode(blob["CiphertextBlob"]).decode()}
+    blob = reference_ciphertext(migration, {"secret": SECRET, "eth_key": "01"}, key=other)
+    body = {"ciphertext_blob": base64.b64encode(blob).decode()}
     response = await client.post("/v1/keys/migrate", json=body)
     assert response.status_code == 400
     assert "IncorrectKeyException" in response.json()["error"]["message"]
@@ -179,8 +124,9 @@ async def test_a_ciphertext_under_another_key_is_refused(
 async def test_a_malformed_plaintext_is_refused_without_echoing_it(
     client: httpx.AsyncClient, stack: Stack, migration: Migration
 ) -> None:
-    ciphertext = reference_ciphertext(stack, migration, {"secret": SECRET, "eth_key": "zz" + "00" * 31})
-    response = await client.post("/v1/keys/migrate", json={"ciphertext_blob": ciphertext})
+    ciphertext = reference_ciphertext(migration, {"secret": SECRET, "eth_key": "zz" + "00" * 31})
+    body = {"ciphertext_blob": base64.b64encode(ciphertext).decode()}
+    response = await client.post("/v1/keys/migrate", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "plaintext.eth_key"
     assert SECRET not in response.text
@@ -189,7 +135,7 @@ async def test_a_malformed_plaintext_is_refused_without_echoing_it(
 def test_only_the_pinned_measurement_may_decrypt_the_reference_key(
     stack: Stack, migration: Migration
 ) -> None:
-    ciphertext = reference_ciphertext(stack, migration, {"secret": SECRET, "eth_key": "01"})
+    ciphertext = reference_ciphertext(migration, {"secret": SECRET, "eth_key": "01"})
 
     def kms(pcr0: bytes) -> AttestedKms:
         nsm = attest.nsm(stack.state_dir, pcr0=pcr0)
@@ -201,8 +147,8 @@ def test_only_the_pinned_measurement_may_decrypt_the_reference_key(
         return client
 
     with pytest.raises(Denied):
-        kms(bytes(48 * [0xC5])).decrypt_reference(base64.b64decode(ciphertext))
-    assert json.loads(kms(migration.pcr0).decrypt_reference(base64.b64decode(ciphertext)))["eth_key"] == "01"
+        kms(bytes(48 * [0xC5])).decrypt_reference(ciphertext)
+    assert json.loads(kms(migration.pcr0).decrypt_reference(ciphertext))["eth_key"] == "01"
 
 
 async def test_an_enclave_without_a_reference_key_cannot_migrate(stack: Stack) -> None:
