@@ -11,7 +11,8 @@ geth's light scrypt (n = 2**12, r = 8, p = 6) and the spec's own vector (n = 2**
 scrypt is pycryptodome's: OpenSSL's (hashlib.scrypt) refuses n >= 2**(16 r), RFC 7914's bound, which the
 spec's vector and files from geth (golang.org/x/crypto/scrypt does not enforce it) may exceed.
 
-Only the keyring imports this module (import-linter): `decrypt` returns a private key.
+Only the keyrings import this module (import-linter): `decrypt` returns a private key. EIP-2335 keystores
+(eth2/keystore.py) share its KDFs, their bounds, AES-128-CTR and the JSON field readers.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Keystore:
 def parse(document: Mapping[str, object] | str) -> Keystore:
     """Parse a keystore given as JSON text or as an already decoded object. Errors name the field's path."""
     if isinstance(document, str):
-        return parse(_decode_text(document))
+        return parse(decode_document(document))
     if not isinstance(document, Mapping):
         raise BadRequest("a keystore is a JSON object", field="keystore")
     if document.get("version") != KEYSTORE_VERSION or type(document.get("version")) is not int:
@@ -85,15 +86,17 @@ def parse(document: Mapping[str, object] | str) -> Keystore:
     if ("crypto" in document) == ("Crypto" in document):
         raise BadRequest("a keystore has one 'crypto' (or 'Crypto') object", field="crypto")
     name = "crypto" if "crypto" in document else "Crypto"
-    crypto = _object(document[name], name)
+    crypto = object_field(document[name], name)
     if crypto.get("cipher") != "aes-128-ctr":
         raise BadRequest("only the aes-128-ctr cipher is supported", field=f"{name}.cipher")
-    params = _object(crypto.get("cipherparams"), f"{name}.cipherparams")
+    params = object_field(crypto.get("cipherparams"), f"{name}.cipherparams")
     return Keystore(
         kdf=_kdf(crypto, name),
-        iv=_hex(params.get("iv"), f"{name}.cipherparams.iv", IV_BYTES, IV_BYTES),
-        ciphertext=_hex(crypto.get("ciphertext"), f"{name}.ciphertext", PRIVATE_KEY_BYTES, PRIVATE_KEY_BYTES),
-        mac=_hex(crypto.get("mac"), f"{name}.mac", MAC_BYTES, MAC_BYTES),
+        iv=hex_field(params.get("iv"), f"{name}.cipherparams.iv", IV_BYTES, IV_BYTES),
+        ciphertext=hex_field(
+            crypto.get("ciphertext"), f"{name}.ciphertext", PRIVATE_KEY_BYTES, PRIVATE_KEY_BYTES
+        ),
+        mac=hex_field(crypto.get("mac"), f"{name}.mac", MAC_BYTES, MAC_BYTES),
         address=_address(document.get("address")),
     )
 
@@ -107,11 +110,10 @@ def decrypt(keystore: Keystore, password: str) -> bytes:
     if not isinstance(password, str):
         raise BadRequest("password must be text", field="password")
     for candidate in _password_forms(password):
-        derived = _derive(keystore.kdf, candidate)
+        derived = derive(keystore.kdf, candidate)
         expected = keccak256(derived[16:32] + keystore.ciphertext)
         if hmac.compare_digest(expected, keystore.mac):
-            decryptor = Cipher(algorithms.AES(derived[:16]), modes.CTR(keystore.iv)).decryptor()
-            return decryptor.update(keystore.ciphertext) + decryptor.finalize()
+            return aes_128_ctr(derived[:16], keystore.iv, keystore.ciphertext)
     raise BadRequest("keystore password is wrong", field="password")
 
 
@@ -126,7 +128,8 @@ def _password_forms(password: str) -> list[bytes]:
     return forms
 
 
-def _derive(kdf: Scrypt | Pbkdf2, password: bytes) -> bytes:
+def derive(kdf: Scrypt | Pbkdf2, password: bytes) -> bytes:
+    """The DERIVED_KEY_BYTES the KDF makes of the password: bounded by parse_kdf before this runs."""
     if isinstance(kdf, Scrypt):
         derived = scrypt(password, kdf.salt, DERIVED_KEY_BYTES, kdf.n, kdf.r, kdf.p)  # type: ignore[arg-type]
         if not isinstance(derived, bytes):
@@ -135,25 +138,42 @@ def _derive(kdf: Scrypt | Pbkdf2, password: bytes) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", password, kdf.salt, kdf.c, DERIVED_KEY_BYTES)
 
 
+def aes_128_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """AES-128-CTR with a 16-byte initial counter block (encryption and decryption are the same)."""
+    decryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).decryptor()
+    return decryptor.update(data) + decryptor.finalize()
+
+
 def _kdf(crypto: Mapping[str, object], name: str) -> Scrypt | Pbkdf2:
-    kdf = crypto.get("kdf")
-    where = f"{name}.kdfparams"
-    params = _object(crypto.get("kdfparams"), where)
+    params = object_field(crypto.get("kdfparams"), f"{name}.kdfparams")
+    return parse_kdf(crypto.get("kdf"), params, kdf_field=f"{name}.kdf", params_field=f"{name}.kdfparams")
+
+
+def parse_kdf(
+    kdf: object, params: Mapping[str, object], *, kdf_field: str, params_field: str
+) -> Scrypt | Pbkdf2:
+    """The KDF named `kdf` (scrypt or pbkdf2) with its parameters, each within its bound. Errors name
+    `kdf_field`, `params_field` or one parameter in it (`params_field`.n, ...)."""
+    where = params_field
     if kdf not in ("scrypt", "pbkdf2"):
-        raise BadRequest("kdf must be scrypt or pbkdf2", field=f"{name}.kdf")
-    if _integer(params.get("dklen"), f"{where}.dklen") != DERIVED_KEY_BYTES:
+        raise BadRequest("kdf must be scrypt or pbkdf2", field=kdf_field)
+    if integer_field(params.get("dklen"), f"{where}.dklen") != DERIVED_KEY_BYTES:
         raise BadRequest(f"dklen must be {DERIVED_KEY_BYTES}", field=f"{where}.dklen")
-    salt = _hex(params.get("salt"), f"{where}.salt", 1, MAX_SALT_BYTES)
+    salt = hex_field(params.get("salt"), f"{where}.salt", 1, MAX_SALT_BYTES)
     if kdf == "pbkdf2":
         if params.get("prf") != "hmac-sha256":
             raise BadRequest("prf must be hmac-sha256", field=f"{where}.prf")
-        c = _integer(params.get("c"), f"{where}.c")
+        c = integer_field(params.get("c"), f"{where}.c")
         if not 1 <= c <= MAX_PBKDF2_ITERATIONS:
             raise BadRequest(f"c must be in [1, {MAX_PBKDF2_ITERATIONS}]", field=f"{where}.c")
         return Pbkdf2(c, salt)
-    n = _integer(params.get("n"), f"{where}.n")
-    r = _integer(params.get("r"), f"{where}.r")
-    p = _integer(params.get("p"), f"{where}.p")
+    return _scrypt(params, where, salt)
+
+
+def _scrypt(params: Mapping[str, object], where: str, salt: bytes) -> Scrypt:
+    n = integer_field(params.get("n"), f"{where}.n")
+    r = integer_field(params.get("r"), f"{where}.r")
+    p = integer_field(params.get("p"), f"{where}.p")
     if not 2 <= n <= MAX_SCRYPT_N or n & (n - 1):
         raise BadRequest(
             f"n must be a power of two in [2, 2**{MAX_SCRYPT_N.bit_length() - 1}]", field=f"{where}.n"
@@ -169,7 +189,8 @@ def _kdf(crypto: Mapping[str, object], name: str) -> Scrypt | Pbkdf2:
     return Scrypt(n, r, p, salt)
 
 
-def _decode_text(text: str) -> Mapping[str, object]:
+def decode_document(text: str) -> Mapping[str, object]:
+    """A keystore's JSON text, at most MAX_KEYSTORE_CHARS, decoded to an object (numbers stay exact)."""
     if len(text) > MAX_KEYSTORE_CHARS:
         raise BadRequest(f"a keystore is at most {MAX_KEYSTORE_CHARS} characters", field="keystore")
     decoded: object = None
@@ -180,22 +201,22 @@ def _decode_text(text: str) -> Mapping[str, object]:
         valid = False
     if not valid:
         raise BadRequest("keystore is not valid JSON", field="keystore")
-    return _object(decoded, "keystore")
+    return object_field(decoded, "keystore")
 
 
-def _object(value: object, field: str) -> Mapping[str, object]:
+def object_field(value: object, field: str) -> Mapping[str, object]:
     if not isinstance(value, Mapping):
         raise BadRequest(f"{field} must be an object", field=field)
     return value
 
 
-def _integer(value: object, field: str) -> int:
+def integer_field(value: object, field: str) -> int:
     if type(value) is not int:
         raise BadRequest(f"{field} must be an integer", field=field)
     return value
 
 
-def _hex(value: object, field: str, low: int, high: int) -> bytes:
+def hex_field(value: object, field: str, low: int, high: int) -> bytes:
     if not isinstance(value, str) or not 2 * low <= len(value) <= 2 * high or not _HEX.fullmatch(value):
         size = f"{low}" if low == high else f"{low} to {high}"
         raise BadRequest(f"{field} must be {size} bytes of hex (no 0x)", field=field)
@@ -207,4 +228,4 @@ def _address(value: object) -> bytes | None:
         return None
     if isinstance(value, str) and value[:2] in ("0x", "0X"):
         value = value[2:]
-    return _hex(value, "address", 20, 20)
+    return hex_field(value, "address", 20, 20)
