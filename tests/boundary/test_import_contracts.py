@@ -63,6 +63,16 @@ def test_the_real_tree_keeps_every_contract(tmp_path: Path) -> None:
             "import nitro_wallet.enclave.sealing",
             "Only the keyring touches",
         ),
+        (
+            "nitro_wallet.enclave.app",
+            "import nitro_wallet.enclave._hazmat.bls",
+            "Only the keyring touches",
+        ),
+        (
+            "nitro_wallet.enclave.app",
+            "import nitro_wallet.enclave.eth2.keystore",
+            "Keystore decryption yields secret keys",
+        ),
     ],
 )
 def test_a_planted_boundary_violation_fails_the_check(
