@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_METHOD = "unknown_method"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    SLASHING_PROTECTION = "slashing_protection"  # signing it could get the validator slashed
+    SIGNING_ROOT_MISMATCH = "signing_root_mismatch"  # the client's signingRoot is not its message's root
     DENIED = "denied"
     ATTESTATION = "attestation"
     NSM = "nsm"
@@ -87,6 +89,18 @@ class Conflict(NitroWalletError):
     code = ErrorCode.CONFLICT
 
 
+class SlashingProtection(NitroWalletError):
+    """Refused by slashing protection (Web3Signer answers 412)."""
+
+    code = ErrorCode.SLASHING_PROTECTION
+
+
+class SigningRootMismatch(NitroWalletError):
+    """A request's signingRoot is not the root of the message it carries (Web3Signer answers 500)."""
+
+    code = ErrorCode.SIGNING_ROOT_MISMATCH
+
+
 class Denied(NitroWalletError):
     code = ErrorCode.DENIED
 
@@ -133,6 +147,8 @@ _BY_CODE: dict[ErrorCode, type[NitroWalletError]] = {
         UnknownMethod,
         NotFound,
         Conflict,
+        SlashingProtection,
+        SigningRootMismatch,
         Denied,
         AttestationError,
         NsmError,

@@ -98,6 +98,8 @@ PUBLIC_ERRORS = {
     ErrorCode.DENIED: (403, "denied"),
     ErrorCode.NOT_FOUND: (404, "not_found"),
     ErrorCode.CONFLICT: (409, "conflict"),
+    ErrorCode.SLASHING_PROTECTION: (412, "slashing_protection"),
+    ErrorCode.SIGNING_ROOT_MISMATCH: (400, "signing_root_mismatch"),
     ErrorCode.OVERLOADED: (429, "overloaded"),
     ErrorCode.UNAVAILABLE: (503, "unavailable"),
     ErrorCode.KMS: (503, "unavailable"),

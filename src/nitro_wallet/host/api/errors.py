@@ -6,6 +6,8 @@
     Denied                                 403     denied
     NotFound, no such route                404     not_found
     Conflict                               409     conflict
+    SlashingProtection                     412     slashing_protection
+    SigningRootMismatch                    400     signing_root_mismatch (500 on Web3Signer's routes)
     wrong method                           405     method_not_allowed
     body above MAX_BODY_BYTES              413     payload_too_large
     body not application/json              415     unsupported_media_type
@@ -41,6 +43,8 @@ _BY_CODE: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.DENIED: (403, "denied"),
     ErrorCode.NOT_FOUND: (404, "not_found"),
     ErrorCode.CONFLICT: (409, "conflict"),
+    ErrorCode.SLASHING_PROTECTION: (412, "slashing_protection"),
+    ErrorCode.SIGNING_ROOT_MISMATCH: (400, "signing_root_mismatch"),
     ErrorCode.OVERLOADED: (429, "overloaded"),
     ErrorCode.UNAVAILABLE: (503, "unavailable"),
     ErrorCode.KMS: (503, "unavailable"),

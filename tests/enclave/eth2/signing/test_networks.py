@@ -86,4 +86,6 @@ def test_the_public_names() -> None:
             "MINIMAL",
         ]
     )
-    assert issubclass(signing.SigningRootMismatch, BadRequest)
+    assert (
+        signing.SigningRootMismatch.code.value == "signing_root_mismatch"
+    )  # its own code across the boundary

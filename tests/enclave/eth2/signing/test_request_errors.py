@@ -260,7 +260,7 @@ def test_a_supplied_root_is_compared_and_a_different_one_refused(
         with pytest.raises(SigningRootMismatch, match=computed.hex()) as refused:
             parse_signing_request({**body, key: "0x" + wrong.hex()}, genesis_fork_version=NETWORK_VERSION)
         assert refused.value.field == SIGNING_ROOT_FIELD
-        assert isinstance(refused.value, BadRequest)
+        assert refused.value.code.value == "signing_root_mismatch"
     assert refusal({**body, "signingRoot": "0x" + computed.hex()[:-2]}).field == SIGNING_ROOT_FIELD
     both = {**body, "signingRoot": "0x" + computed.hex(), "signing_root": "0x" + computed.hex()}
     assert refusal(both).field == "signing_root"

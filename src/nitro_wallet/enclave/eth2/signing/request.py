@@ -19,7 +19,7 @@ from nitro_wallet.enclave.eth2.signing.fork_info import ForkInfo, parse_fork_inf
 from nitro_wallet.enclave.eth2.signing.presets import MAINNET, Preset
 from nitro_wallet.enclave.eth2.signing.signable import AttestationVote, BlockProposal, Signable
 from nitro_wallet.enclave.eth2.signing.values import ROOT_BYTES, VERSION_BYTES
-from nitro_wallet.wire.errors import BadRequest
+from nitro_wallet.wire.errors import BadRequest, SigningRootMismatch
 
 SIGNING_ROOT_FIELD = "signingRoot"  # as the OpenAPI document spells it; "signing_root" is accepted too
 MAX_TYPE_CHARS = 64
@@ -39,12 +39,6 @@ class SigningType(StrEnum):
     SYNC_COMMITTEE_SELECTION_PROOF = "SYNC_COMMITTEE_SELECTION_PROOF"
     SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF = "SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF"
     VALIDATOR_REGISTRATION = "VALIDATOR_REGISTRATION"
-
-
-class SigningRootMismatch(BadRequest):
-    """The client's signingRoot is not the root of the message it sent. Web3Signer answers 500 here (its
-    check throws outside the handler that maps bad requests to 400). Across the enclave boundary this
-    arrives as a BadRequest with field == SIGNING_ROOT_FIELD."""
 
 
 @dataclass(frozen=True, slots=True)
