@@ -14,12 +14,12 @@ from nitro_wallet.enclave.eth2.signing.presets import MAINNET, MINIMAL, Preset
 from nitro_wallet.enclave.eth2.signing.request import (
     SIGNING_ROOT_FIELD,
     SigningRequest,
-    SigningRootMismatch,
     SigningType,
     parse_signing_request,
     signing_root,
 )
 from nitro_wallet.enclave.eth2.signing.signable import AttestationVote, BlockProposal
+from nitro_wallet.wire.errors import SigningRootMismatch
 
 __all__ = [
     "parse_signing_request",
