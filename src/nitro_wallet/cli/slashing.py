@@ -1,0 +1,130 @@
+"""`nitro-wallet slashing import FILE | export FILE`: EIP-3076 slashing-protection interchange (format 5).
+
+The commands open the slashing-protection database directly: STATE_DIR/slashing.sqlite3 by default, or
+with `--postgres` the PostgreSQL database named by $NITRO_WALLET_SLASHING_POSTGRES (a libpq conninfo,
+taken from the environment only, as it may hold a password). Import merges the file's maximum slot and
+epochs into each validator's low watermark; export writes every validator (or those named by --pubkey).
+EIP-3076 advises doing both while no signer uses the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from nitro_wallet.cli import options
+from nitro_wallet.cli.api_options import CommandFailed, command_parser, read_text, run_guarded
+from nitro_wallet.host.slashing import (
+    PostgresSlashingStore,
+    SlashingStore,
+    SqliteSlashingStore,
+    export_interchange,
+    import_interchange,
+)
+from nitro_wallet.host.slashing.interchange import MAX_INTERCHANGE_BYTES
+from nitro_wallet.host.slashing.store import PUBKEY_BYTES
+from nitro_wallet.host.store.sqlite import SchemaTooNew
+
+SLASHING_FILE = "slashing.sqlite3"
+POSTGRES_ENV = "NITRO_WALLET_SLASHING_POSTGRES"
+QUIESCE = "stop every signer that uses the database first (EIP-3076)"
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = commands.add_parser("slashing", help="import and export EIP-3076 slashing-protection data")
+    sub = group.add_subparsers(dest="slashing_command", required=True, metavar="COMMAND")
+    importing = command_parser(
+        sub,
+        "import",
+        help="merge an EIP-3076 interchange file into the slashing-protection database",
+        description=f"Merge an EIP-3076 (format 5) file, or '-' for stdin; {QUIESCE}.",
+    )
+    importing.add_argument("file", metavar="FILE", help="the interchange file, or - for stdin")
+    _add_database(importing)
+    importing.set_defaults(run=run_guarded(_import))
+    exporting = command_parser(
+        sub,
+        "export",
+        help="write the slashing-protection database as an EIP-3076 interchange file",
+        description=f"Write an EIP-3076 (format 5) file; {QUIESCE}.",
+    )
+    exporting.add_argument("file", metavar="FILE", type=Path, help="where to write the interchange")
+    exporting.add_argument(
+        "--pubkey",
+        action="append",
+        type=_pubkey,
+        metavar="0xPUBKEY",
+        help="export this validator only (repeatable; default: every validator)",
+    )
+    _add_database(exporting)
+    exporting.set_defaults(run=run_guarded(_export))
+
+
+def _add_database(parser: argparse.ArgumentParser) -> None:
+    options.add_state_dir(parser)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help=f"use the PostgreSQL database named by ${POSTGRES_ENV} instead of STATE_DIR/{SLASHING_FILE}",
+    )
+
+
+def _pubkey(text: str) -> bytes:
+    digits = text.removeprefix("0x")
+    try:
+        pubkey = bytes.fromhex(digits)
+    except ValueError:
+        pubkey = b""
+    if len(pubkey) != PUBKEY_BYTES or not text.startswith("0x"):
+        raise argparse.ArgumentTypeError(f"a pubkey is 0x and {2 * PUBKEY_BYTES} hex digits")
+    return pubkey
+
+
+def _import(args: argparse.Namespace) -> object:
+    text = read_text(args.file, MAX_INTERCHANGE_BYTES, "interchange")
+    with _store(args) as store:
+        imported = import_interchange(store, text)
+    return {
+        "imported_validators": len({validator.pubkey for validator in imported.validators}),
+        "genesis_validators_root": "0x" + imported.genesis_validators_root.hex(),
+    }
+
+
+def _export(args: argparse.Namespace) -> object:
+    with _store(args) as store:
+        document = export_interchange(store, args.pubkey)
+    path: Path = args.file
+    try:
+        path.write_text(document + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CommandFailed(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+    return {"file": str(path), "bytes": path.stat().st_size}
+
+
+@contextmanager
+def _store(args: argparse.Namespace) -> Iterator[SlashingStore]:
+    """The database named by the options, open for one command."""
+    try:
+        store = _open(args)
+    except (OSError, sqlite3.Error, SchemaTooNew) as exc:
+        raise CommandFailed(f"cannot open the slashing-protection database: {exc}") from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _open(args: argparse.Namespace) -> SlashingStore:
+    if args.postgres:
+        conninfo = os.environ.get(POSTGRES_ENV)
+        if not conninfo:
+            raise CommandFailed(f"--postgres needs ${POSTGRES_ENV} (a libpq conninfo) in the environment")
+        return PostgresSlashingStore(conninfo)
+    state_dir = options.state_dir(args)
+    if not state_dir.is_dir():
+        raise CommandFailed(f"no state directory {state_dir}: pass --state-dir DIR, or --postgres")
+    return SqliteSlashingStore(state_dir / SLASHING_FILE)

@@ -1,0 +1,142 @@
+"""The interface every slashing-protection backend implements (SQLite, PostgreSQL), what it hands back, and
+the checks each runs on its arguments before touching the database (BadRequest naming the field: a uint64
+slot at or above 2**63 is valid on the wire but cannot be stored, so it is refused here).
+
+Check-and-record is atomic per validator: the watermarks and records a request is judged against cannot
+change until its record is written, so two replicas racing to sign conflicting messages for one validator
+can never both succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nitro_wallet.host.slashing.rules import (
+    GENESIS_VALIDATORS_ROOT_BYTES,
+    SIGNING_ROOT_BYTES,
+    SignedAttestation,
+    SignedBlock,
+    Verdict,
+    Watermarks,
+)
+from nitro_wallet.wire.errors import BadRequest
+
+PUBKEY_BYTES = 48  # a compressed BLS12-381 G1 point
+MAX_SLOT = 2**63 - 1  # slots and epochs are uint64 on the wire; the columns are signed 64-bit integers
+MAX_EPOCH = 2**63 - 1
+SLOTS_PER_EPOCH = 32  # mainnet and its testnets; only sizes the block retention window of `prune`
+DEFAULT_KEEP_EPOCHS = 256  # about 27 hours of mainnet epochs; Web3Signer keeps 250 by default
+MAX_KEEP_EPOCHS = 2**40  # larger windows would overflow slot arithmetic and keep everything anyway
+
+
+@dataclass(frozen=True)
+class LowWatermark:
+    """History of one validator known only by its extent (an import): merged with `rules.raise_low`."""
+
+    pubkey: bytes
+    slot: int | None = None
+    source: int | None = None
+    target: int | None = None
+
+
+@dataclass(frozen=True)
+class ValidatorHistory:
+    """One validator as an export sees it: its watermarks and the records still kept, oldest first."""
+
+    pubkey: bytes
+    marks: Watermarks
+    blocks: list[SignedBlock] = field(default_factory=list)
+    attestations: list[SignedAttestation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent read of the database: its pinned root (None before first use) and validators."""
+
+    genesis_validators_root: bytes | None
+    validators: list[ValidatorHistory]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune` deleted."""
+
+    blocks: int
+    attestations: int
+
+
+class SlashingStore(Protocol):
+    """A slashing-protection database. Every method is one transaction."""
+
+    def check_and_record_block(
+        self, pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes
+    ) -> Verdict:
+        """Judge a proposal (rules.judge_block) and record it if new; UnsafeToSign if refused."""
+
+    def check_and_record_attestation(
+        self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
+    ) -> Verdict:
+        """Judge a vote (rules.judge_attestation) and record it if new; UnsafeToSign if refused."""
+
+    def pin_genesis_validators_root(self, genesis_validators_root: bytes) -> None:
+        """Pin the chain if none is yet; UnsafeToSign if another one is."""
+
+    def merge_low_watermarks(self, genesis_validators_root: bytes, marks: Sequence[LowWatermark]) -> None:
+        """Pin or check the chain, then raise each validator's low watermark (registering new ones)."""
+
+    def snapshot(self, pubkeys: Sequence[bytes] | None = None) -> Snapshot:
+        """Every validator (by pubkey), or those named (unknown ones with empty history)."""
+
+    def prune(self, keep_epochs: int = DEFAULT_KEEP_EPOCHS) -> Pruned:
+        """Delete records older than `keep_epochs` before each validator's last signed attestation (and
+        as many slots before its last block), raising its low watermark over them. The last record of each
+        validator always stays."""
+
+    def close(self) -> None: ...
+
+
+def check_pubkey(pubkey: object) -> None:
+    _check_bytes("pubkey", pubkey, PUBKEY_BYTES)
+
+
+def check_genesis_validators_root(root: object) -> None:
+    _check_bytes("genesis_validators_root", root, GENESIS_VALIDATORS_ROOT_BYTES)
+
+
+def check_signing_root(root: object) -> None:
+    _check_bytes("signing_root", root, SIGNING_ROOT_BYTES)
+
+
+def check_slot(field_name: str, value: object) -> None:
+    _check_int(field_name, value, MAX_SLOT)
+
+
+def check_epoch(field_name: str, value: object) -> None:
+    _check_int(field_name, value, MAX_EPOCH)
+
+
+def check_keep_epochs(value: object) -> None:
+    _check_int("keep_epochs", value, MAX_KEEP_EPOCHS)
+
+
+def check_low_watermark(mark: LowWatermark) -> None:
+    check_pubkey(mark.pubkey)
+    if mark.slot is not None:
+        check_slot("slot", mark.slot)
+    if (mark.source is None) != (mark.target is None):
+        raise BadRequest("source and target must both be set or both be None", field="source")
+    if mark.source is not None and mark.target is not None:
+        check_epoch("source", mark.source)
+        check_epoch("target", mark.target)
+
+
+def _check_bytes(field_name: str, value: object, length: int) -> None:
+    if not isinstance(value, bytes) or len(value) != length:
+        raise BadRequest(f"{field_name} must be {length} bytes", field=field_name)
+
+
+def _check_int(field_name: str, value: object, high: int) -> None:
+    if type(value) is not int or not 0 <= value <= high:
+        raise BadRequest(f"{field_name} must be an integer in 0..{high}", field=field_name)

@@ -1,0 +1,124 @@
+"""`nitro-wallet slashing import|export` on a state directory's SQLite database and on PostgreSQL: what
+is imported is exported again, bad files and options are one clear line, and a conninfo is only ever read
+from the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nitro_wallet.cli.main import main
+from nitro_wallet.cli.slashing import POSTGRES_ENV, SLASHING_FILE
+from support.postgres import PostgresServer
+
+GVR = "0x" + "01" * 32
+ALICE = "0x" + "a1" * 48
+BOB = "0x" + "b0" * 48
+INTERCHANGE = {
+    "metadata": {"interchange_format_version": "5", "genesis_validators_root": GVR},
+    "data": [
+        {"pubkey": ALICE, "signed_blocks": [{"slot": "7"}], "signed_attestations": []},
+        {
+            "pubkey": BOB,
+            "signed_blocks": [],
+            "signed_attestations": [{"source_epoch": "2", "target_epoch": "3"}],
+        },
+    ],
+}
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out) if status == 0 else None, captured.err
+
+
+def test_an_imported_file_is_exported_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, target = tmp_path / "in.json", tmp_path / "out.json"
+    source.write_text(json.dumps(INTERCHANGE))
+    status, answer, _ = run(capsys, "slashing", "import", str(source), "--state-dir", str(tmp_path))
+    assert status == 0
+    assert answer == {"imported_validators": 2, "genesis_validators_root": GVR}
+    assert (tmp_path / SLASHING_FILE).is_file()
+    status, answer, _ = run(capsys, "slashing", "export", str(target), "--state-dir", str(tmp_path))
+    assert status == 0
+    assert answer["file"] == str(target)
+    assert json.loads(target.read_text()) == INTERCHANGE
+
+
+def test_an_export_can_name_validators(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, target = tmp_path / "in.json", tmp_path / "out.json"
+    source.write_text(json.dumps(INTERCHANGE))
+    run(capsys, "slashing", "import", str(source), "--state-dir", str(tmp_path))
+    status, _, _ = run(
+        capsys, "slashing", "export", str(target), "--state-dir", str(tmp_path), "--pubkey", BOB
+    )
+    assert status == 0
+    assert [entry["pubkey"] for entry in json.loads(target.read_text())["data"]] == [BOB]
+
+
+def test_postgres_is_named_by_the_environment(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    postgres: PostgresServer,
+) -> None:
+    conninfo = postgres.new_database()
+    try:
+        monkeypatch.setenv(POSTGRES_ENV, conninfo)
+        source, target = tmp_path / "in.json", tmp_path / "out.json"
+        source.write_text(json.dumps(INTERCHANGE))
+        assert run(capsys, "slashing", "import", str(source), "--postgres")[0] == 0
+        assert run(capsys, "slashing", "export", str(target), "--postgres")[0] == 0
+        assert json.loads(target.read_text()) == INTERCHANGE
+        assert not (tmp_path / SLASHING_FILE).exists()
+    finally:
+        postgres.drop_database(conninfo)
+
+
+def test_postgres_without_its_environment_variable_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(POSTGRES_ENV, raising=False)
+    status, _, err = run(capsys, "slashing", "export", str(tmp_path / "out.json"), "--postgres")
+    assert status == 1
+    assert err == f"error: --postgres needs ${POSTGRES_ENV} (a libpq conninfo) in the environment\n"
+
+
+def test_a_bad_file_is_refused_by_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.json"
+    bad = json.loads(json.dumps(INTERCHANGE))
+    bad["data"][1]["signed_attestations"][0]["target_epoch"] = 3
+    source.write_text(json.dumps(bad))
+    status, _, err = run(capsys, "slashing", "import", str(source), "--state-dir", str(tmp_path))
+    assert status == 1
+    assert err.startswith("error: data[1].signed_attestations[0].target_epoch must be a decimal string")
+
+
+def test_nothing_to_export_from_an_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(
+        capsys, "slashing", "export", str(tmp_path / "out.json"), "--state-dir", str(tmp_path)
+    )
+    assert status == 1
+    assert "nothing to export" in err
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_missing_state_directory_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing"
+    status, _, err = run(capsys, "slashing", "export", str(tmp_path / "o.json"), "--state-dir", str(missing))
+    assert status == 1
+    assert err == f"error: no state directory {missing}: pass --state-dir DIR, or --postgres\n"
+
+
+@pytest.mark.parametrize("pubkey", [ALICE[2:], ALICE[:-2], ALICE + "00", "0x" + "zz" * 48])
+def test_a_bad_pubkey_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pubkey: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["slashing", "export", str(tmp_path / "o.json"), "--pubkey", pubkey])
+    assert caught.value.code == 2
+    assert "a pubkey is 0x and 96 hex digits" in capsys.readouterr().err
