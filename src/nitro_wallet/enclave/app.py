@@ -14,13 +14,16 @@ from typing import Any
 
 from nitro_wallet.enclave.adoption import Adoption
 from nitro_wallet.enclave.datakeys import DataKeyInfo, DataKeyRing
+from nitro_wallet.enclave.eth2.keyring import ValidatorKeyring
+from nitro_wallet.enclave.eth2.signer import ValidatorSigner
+from nitro_wallet.enclave.eth2.watermarks import Watermarks
 from nitro_wallet.enclave.generator import KeyGenerator
 from nitro_wallet.enclave.keyring import Keyring
 from nitro_wallet.enclave.kms import AttestedKms, KmsCredentials
 from nitro_wallet.enclave.nsm.client import Nsm
 from nitro_wallet.enclave.transport_key import PRIVATE_KEY_BYTES, TransportKey
 from nitro_wallet.enclave.wallet import Wallet
-from nitro_wallet.wire import methods, wallet
+from nitro_wallet.wire import eth2, methods, wallet
 from nitro_wallet.wire.errors import NsmError, UnknownMethod
 
 Method = tuple[type[methods.WireType], Callable[[Any], Awaitable[methods.WireType]]]
@@ -50,6 +53,12 @@ class EnclaveApp:
         self._wallet = Wallet(keyring, self.data_keys.newest_ref, self._transport)
         self._generator = KeyGenerator(kms, entropy, self._transport)
         self._adoption = Adoption(keyring, kms, self.data_keys.newest_ref)
+        self._validators = ValidatorSigner(
+            ValidatorKeyring(self.data_keys.get, entropy),
+            Watermarks(),
+            self.data_keys.newest_ref,
+            self._transport,
+        )
         self._methods: dict[str, Method] = {
             methods.DescribeParams.METHOD: (methods.DescribeParams, self.describe),
             methods.AttestParams.METHOD: (methods.AttestParams, self.attest),
@@ -67,6 +76,8 @@ class EnclaveApp:
             wallet.KeyRewrapParams.METHOD: (wallet.KeyRewrapParams, self.rewrap_key),
             wallet.KeyMigrateParams.METHOD: (wallet.KeyMigrateParams, self.migrate_key),
             wallet.SignParams.METHOD: (wallet.SignParams, self.sign),
+            eth2.ValidatorImportParams.METHOD: (eth2.ValidatorImportParams, self.import_validator),
+            eth2.Eth2SignParams.METHOD: (eth2.Eth2SignParams, self.sign_eth2),
         }
         if identity.role == "signer":
             self._methods[wallet.KeyAdoptParams.METHOD] = (wallet.KeyAdoptParams, self.adopt_key)
@@ -143,6 +154,12 @@ class EnclaveApp:
 
     async def sign(self, params: wallet.SignParams) -> wallet.SignResult:
         return self._wallet.sign(params)
+
+    async def import_validator(self, params: eth2.ValidatorImportParams) -> eth2.SealedValidatorFields:
+        return await asyncio.to_thread(self._validators.import_, params)  # a keystore's KDF takes a while
+
+    async def sign_eth2(self, params: eth2.Eth2SignParams) -> eth2.Eth2SignResult:
+        return self._validators.sign(params)
 
 
 def nsm_entropy(nsm: Nsm) -> Callable[[int], bytes]:

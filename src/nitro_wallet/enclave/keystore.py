@@ -30,10 +30,11 @@ from Crypto.Protocol.KDF import scrypt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from nitro_wallet.enclave.eth.keccak import keccak256
+from nitro_wallet.wire import eth2 as wire_eth2
 from nitro_wallet.wire.errors import BadRequest
 
 KEYSTORE_VERSION = 3
-MAX_KEYSTORE_CHARS = 16 * 1024
+MAX_KEYSTORE_CHARS = wire_eth2.MAX_KEYSTORE_CHARS  # v3 and EIP-2335 alike
 MAX_SCRYPT_N = 2**18  # what geth and eth-account write by default ("standard" scrypt: r = 8, p = 1)
 MAX_SCRYPT_R = 16
 MAX_SCRYPT_P = 16

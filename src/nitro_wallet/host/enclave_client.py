@@ -6,7 +6,7 @@ import dataclasses
 from typing import TypeVar
 
 from nitro_wallet.host.channel import EnclaveChannel
-from nitro_wallet.wire import methods, wallet
+from nitro_wallet.wire import eth2, methods, wallet
 
 _Result = TypeVar("_Result", bound=methods.WireType)
 
@@ -69,6 +69,14 @@ class EnclaveClient:
     async def adopt_key(self, wrapped: wallet.WrappedKeyFields) -> wallet.SealedKeyFields:
         params = wallet.KeyAdoptParams(**dataclasses.asdict(wrapped))
         return await self._call(params.METHOD, params, wallet.SealedKeyFields)
+
+    # --- validator keys and eth2 signatures (wire.eth2) --------------------------------------------------
+
+    async def import_validator(self, params: eth2.ValidatorImportParams) -> eth2.SealedValidatorFields:
+        return await self._call(params.METHOD, params, eth2.SealedValidatorFields)
+
+    async def sign_eth2(self, params: eth2.Eth2SignParams) -> eth2.Eth2SignResult:
+        return await self._call(params.METHOD, params, eth2.Eth2SignResult)
 
 
 class SplitEnclaves(EnclaveClient):

@@ -23,15 +23,15 @@ from typing import ClassVar
 
 from nitro_wallet.wire.errors import BadRequest
 from nitro_wallet.wire.methods import WireType, check_length
+from nitro_wallet.wire.wallet import MAX_SEALED_INPUT_BYTES
 
 PUBKEY_BYTES = 48
 SIGNATURE_BYTES = 96
 ROOT_BYTES = 32
 VERSION_BYTES = 4
 MAX_VALIDATOR_BLOB_BYTES = 256
-MAX_KEYSTORE_CHARS = 64 * 1024  # an EIP-2335 keystore is ~1 KiB
+MAX_KEYSTORE_CHARS = 16 * 1024  # an EIP-2335 keystore is ~1 KiB; the enclave's reader takes up to this
 MAX_PASSWORD_CHARS = 1024
-MAX_SEALED_KEYSTORE_BYTES = 80 * 1024
 MAX_SIGNING_REQUEST_CHARS = 1024 * 1024  # a maximal phase0 block body is ~270 KB of JSON
 PRESETS = ("mainnet", "minimal")
 
@@ -72,7 +72,7 @@ class ValidatorImportParams(WireType):
             raise BadRequest("keystore and password go together", field="password")
         _check_chars("keystore", self.keystore, MAX_KEYSTORE_CHARS)
         _check_chars("password", self.password, MAX_PASSWORD_CHARS)
-        check_length("sealed_input", self.sealed_input, MAX_SEALED_KEYSTORE_BYTES, low=1)
+        check_length("sealed_input", self.sealed_input, MAX_SEALED_INPUT_BYTES, low=1)
 
     def __repr__(self) -> str:
         return "ValidatorImportParams(<hidden>)"
