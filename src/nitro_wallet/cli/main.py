@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from nitro_wallet import __version__
-from nitro_wallet.cli import api_keys, attestation, enclave, keys, kms, sign, slashing, up
+from nitro_wallet.cli import api_keys, attestation, enclave, keys, kms, sign, slashing, up, validators
 
-COMMAND_GROUPS = (up, keys, sign, api_keys, enclave, kms, attestation, slashing)
+COMMAND_GROUPS = (up, keys, sign, api_keys, enclave, kms, attestation, slashing, validators)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,10 +1,10 @@
 """`nitro-wallet slashing import FILE | export FILE`: EIP-3076 slashing-protection interchange (format 5).
 
-The commands open the slashing-protection database directly: STATE_DIR/slashing.sqlite3 by default, or
-with `--postgres` the PostgreSQL database named by $NITRO_WALLET_SLASHING_POSTGRES (a libpq conninfo,
-taken from the environment only, as it may hold a password). Import merges the file's maximum slot and
-epochs into each validator's low watermark; export writes every validator (or those named by --pubkey).
-EIP-3076 advises doing both while no signer uses the database.
+The commands open the validator database directly, the one `nitro-wallet up` uses: the PostgreSQL
+database named by $NITRO_WALLET_VALIDATOR_DB when it is set (a libpq conninfo, taken from the environment
+only, as it may hold a password), else STATE_DIR/validators.sqlite3; `--postgres` insists on the former.
+Import merges the file's maximum slot and epochs into each validator's low watermark; export writes every
+validator (or those named by --pubkey). EIP-3076 advises doing both while no signer uses the database.
 """
 
 from __future__ import annotations
@@ -18,19 +18,12 @@ from pathlib import Path
 
 from nitro_wallet.cli import options
 from nitro_wallet.cli.api_options import CommandFailed, command_parser, read_text, run_guarded
-from nitro_wallet.host.slashing import (
-    PostgresSlashingStore,
-    SlashingStore,
-    SqliteSlashingStore,
-    export_interchange,
-    import_interchange,
-)
+from nitro_wallet.host.slashing import SlashingStore, export_interchange, import_interchange
 from nitro_wallet.host.slashing.interchange import MAX_INTERCHANGE_BYTES
 from nitro_wallet.host.slashing.store import PUBKEY_BYTES
-from nitro_wallet.host.store.sqlite import SchemaTooNew
+from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV, VALIDATOR_DB_FILE, open_validator_db
+from nitro_wallet.host.sqlite_file import SchemaTooNew
 
-SLASHING_FILE = "slashing.sqlite3"
-POSTGRES_ENV = "NITRO_WALLET_SLASHING_POSTGRES"
 QUIESCE = "stop every signer that uses the database first (EIP-3076)"
 
 
@@ -69,7 +62,8 @@ def _add_database(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--postgres",
         action="store_true",
-        help=f"use the PostgreSQL database named by ${POSTGRES_ENV} instead of STATE_DIR/{SLASHING_FILE}",
+        help=f"require the PostgreSQL database named by ${VALIDATOR_DB_ENV} (used whenever it is set)"
+        f" rather than STATE_DIR/{VALIDATOR_DB_FILE}",
     )
 
 
@@ -119,12 +113,10 @@ def _store(args: argparse.Namespace) -> Iterator[SlashingStore]:
 
 
 def _open(args: argparse.Namespace) -> SlashingStore:
-    if args.postgres:
-        conninfo = os.environ.get(POSTGRES_ENV)
-        if not conninfo:
-            raise CommandFailed(f"--postgres needs ${POSTGRES_ENV} (a libpq conninfo) in the environment")
-        return PostgresSlashingStore(conninfo)
+    conninfo = os.environ.get(VALIDATOR_DB_ENV)
+    if args.postgres and not conninfo:
+        raise CommandFailed(f"--postgres needs ${VALIDATOR_DB_ENV} (a libpq conninfo) in the environment")
     state_dir = options.state_dir(args)
-    if not state_dir.is_dir():
+    if not conninfo and not state_dir.is_dir():
         raise CommandFailed(f"no state directory {state_dir}: pass --state-dir DIR, or --postgres")
-    return SqliteSlashingStore(state_dir / SLASHING_FILE)
+    return open_validator_db(state_dir, conninfo)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 
 import uvloop
 
 from nitro_wallet.cli import options
+from nitro_wallet.host.api.client_allowlist import ClientAllowlist, Network, parse_network
+from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV
 from nitro_wallet.stack import local
+from nitro_wallet.wire import eth2_networks
+from nitro_wallet.wire.errors import BadRequest
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,10 +44,46 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="the AWS reference's layout: a generator enclave makes keys and can never decrypt one; only the "
         "signer enclave may (fixed when the state directory is created)",
     )
+    command.add_argument(
+        "--eth2-network",
+        type=_eth2_network,
+        default=eth2_networks.DEFAULT_NETWORK,
+        metavar="NETWORK",
+        help=f"the Eth2 network validators sign for: {', '.join(eth2_networks.NETWORKS)}, or a 0x genesis"
+        f" fork version (mainnet preset) (default: {eth2_networks.DEFAULT_NETWORK.name})",
+    )
+    command.add_argument(
+        "--eth2-allow",
+        type=_cidr,
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="also admit validator clients from this network to the Web3Signer eth2 routes, which take no"
+        " credentials (repeatable; loopback is always admitted; needs --host beyond 127.0.0.1)",
+    )
     command.set_defaults(run=run_up)
 
 
+def _eth2_network(text: str) -> eth2_networks.Network:
+    try:
+        return eth2_networks.network_named(text)
+    except BadRequest as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _cidr(text: str) -> Network:
+    try:
+        return parse_network(text)
+    except BadRequest as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def run_up(args: argparse.Namespace) -> int:
+    try:
+        allowlist = ClientAllowlist(args.eth2_allow)
+    except BadRequest as exc:
+        print(f"nitro-wallet up: --eth2-allow: {exc.message}", file=sys.stderr)
+        return options.EXIT_USAGE
     main = local.run(
         options.state_dir(args),
         region=args.region,
@@ -49,6 +91,9 @@ def run_up(args: argparse.Namespace) -> int:
         port=args.port,
         dev_no_auth=args.dev_no_auth,
         split_roles=args.split_roles,
+        eth2_network=args.eth2_network,
+        eth2_allowlist=allowlist,
+        validator_db_conninfo=os.environ.get(VALIDATOR_DB_ENV) or None,
     )
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from nitro_wallet.host.api.client_allowlist import ClientAllowlist
+from nitro_wallet.host.api.web3signer import SIGN_PATH
 
 if TYPE_CHECKING:
     from nitro_wallet.stack.local import LocalStack
@@ -11,8 +15,23 @@ if TYPE_CHECKING:
 KEY_ALIAS = "alias/nitro-wallet"
 
 
-def ready(stack: LocalStack, url: str, *, pcr0: Mapping[str, bytes], enclaves_ready: Sequence[str]) -> str:
+@dataclass(frozen=True)
+class Eth2:
+    """The Web3Signer eth2 API's settings, as the banner shows them."""
+
+    network: str
+    allowlist: ClientAllowlist
+    validator_db: str  # a file, or "PostgreSQL ($NITRO_WALLET_VALIDATOR_DB)": never the conninfo
+
+    def clients(self) -> str:
+        return ", ".join(["loopback", *map(str, self.allowlist.networks)])
+
+
+def ready(
+    stack: LocalStack, url: str, *, pcr0: Mapping[str, bytes], enclaves_ready: Sequence[str], eth2: Eth2
+) -> str:
     state_dir, state, kms_url = stack.state_dir, stack.state, stack.kms_url
+    sign_url = url + SIGN_PATH.replace("{identifier}", "{pubkey}")
     enclaves = "\n".join(
         f"  {_enclave_name(role):<12} {slot.address}  (emulated NSM, PCR0 {pcr0[role].hex()[:16]}…)"
         for role, slot in stack.enclaves.items()
@@ -21,6 +40,10 @@ def ready(stack: LocalStack, url: str, *, pcr0: Mapping[str, bytes], enclaves_re
     return f"""
 nitro-wallet local stack is up (state: {state_dir})
   API          {url}  (SigV4 with the default profile of {state_dir}/credentials; docs/api.md)
+  Eth2 signer  {sign_url}  (Web3Signer API, network {eth2.network}; from {eth2.clients()})
+  validators   {eth2.validator_db}  (validator keys and slashing protection)
+  Keymanager   {url}/eth/v1/keystores  (Bearer token in {state_dir}/keymanager-token;
+               nitro-wallet validators import DIR)
 {enclaves}
   KMS          {kms_url}  (emulator; key {KEY_ALIAS})
   key ARN      {state.kms_key_arn}

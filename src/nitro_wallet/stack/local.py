@@ -14,6 +14,13 @@ The host API (docs/api.md) accepts AWS SigV4 signed with the `default` profile o
 (region in DIR/config): the stack's administrator, as one IAM user's keys serve every AWS service. Wallet
 keys are stored sealed in DIR/wallet.sqlite3. If the enclave process dies, the API answers 503 until `up`
 has started a new one and given it its data key again; the stored keys need nothing else.
+
+The same port serves Web3Signer's eth2 API (/api/v1/eth2/...) to validator clients, which cannot sign
+SigV4: those routes admit loopback and the networks given with --eth2-allow CIDR, nothing else. They sign
+for --eth2-network (mainnet by default; sepolia, holesky, hoodi, minimal, or a 0x genesis fork version)
+with the validator keys of the validator database, which also holds slashing protection:
+DIR/validators.sqlite3, or the PostgreSQL database named by $NITRO_WALLET_VALIDATOR_DB (a libpq conninfo)
+when several replicas share one.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,12 +44,15 @@ from botocore.exceptions import ClientError
 
 from nitro_wallet import sigv4
 from nitro_wallet.enclave import measurement
-from nitro_wallet.host import key_policy
+from nitro_wallet.host import key_policy, keymanager_token
 from nitro_wallet.host.api.app import build_app
+from nitro_wallet.host.api.client_allowlist import ClientAllowlist
 from nitro_wallet.host.auth import ALL_PERMISSIONS, Authenticator, SigV4Identity
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient, SplitEnclaves
 from nitro_wallet.host.proxy import TcpProxy, Upstream
+from nitro_wallet.host.slashing import SlashingStore, validator_db
+from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.host.store import SqliteKeyStore
 from nitro_wallet.kms_emulator import principals
 from nitro_wallet.stack import banner, launch
@@ -50,6 +61,7 @@ from nitro_wallet.stack.banner import KEY_ALIAS
 from nitro_wallet.stack.supervisor import Child, ChildFailed, Supervisor
 from nitro_wallet.transport.address import TcpAddress
 from nitro_wallet.wire.errors import KmsDenied, NitroWalletError
+from nitro_wallet.wire.eth2_networks import DEFAULT_NETWORK, Network
 
 STATE_FILE = "stack.json"
 STORE_FILE = "wallet.sqlite3"
@@ -315,7 +327,12 @@ async def run(
     port: int = DEFAULT_API_PORT,
     dev_no_auth: bool = False,
     split_roles: bool = False,
+    eth2_network: Network = DEFAULT_NETWORK,
+    eth2_allowlist: ClientAllowlist | None = None,
+    validator_db_conninfo: str | None = None,
 ) -> int:
+    """Run the stack until SIGINT or SIGTERM. `validator_db_conninfo`: a PostgreSQL validator database
+    (never printed), else DIR/validators.sqlite3."""
     if dev_no_auth and host != LOOPBACK:
         print("nitro-wallet up: --dev-no-auth is allowed only with --host 127.0.0.1", file=sys.stderr)
         return 2
@@ -328,11 +345,15 @@ async def run(
         print(_layout_fixed(state_dir, state.split_roles), file=sys.stderr)
         return 2
     state.save(state_dir)
+    validators = _open_validator_db(state_dir, validator_db_conninfo)
+    if validators is None:
+        return 1
     stack = LocalStack(state_dir, state)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     store = SqliteKeyStore(state_dir / STORE_FILE)
+    allowlist = eth2_allowlist or ClientAllowlist()
     api: ApiServer | None = None
     try:
         await stack.start_kms()
@@ -354,6 +375,10 @@ async def run(
             authenticator=authenticator(state_dir, state.region, store=store, dev_no_auth=dev_no_auth),
             dev_no_auth_warning=dev_no_auth,
             kms_status=stack.kms_status,
+            validators=validators,
+            eth2_network=eth2_network,
+            eth2_allowlist=allowlist,
+            keymanager_token=keymanager_token.load_or_create(state_dir),
         )
         api = ApiServer(app, host, port)
         await api.start()
@@ -361,7 +386,10 @@ async def run(
         # collector's generations, full collections stop walking it (p99 at 64 clients: ~45 ms -> ~18 ms).
         gc.collect()
         gc.freeze()
-        print(banner.ready(stack, api.url, pcr0=pcr0, enclaves_ready=ready), flush=True)
+        eth2 = banner.Eth2(
+            eth2_network.name, allowlist, validator_db.describe(state_dir, validator_db_conninfo)
+        )
+        print(banner.ready(stack, api.url, pcr0=pcr0, enclaves_ready=ready, eth2=eth2), flush=True)
         keepers = [asyncio.create_task(stack.keep_enclave(slot)) for slot in stack.enclaves.values()]
         await _until_stopped(stop, stack.supervisor, keepers)
     except (ChildFailed, NitroWalletError, ClientError, OSError) as exc:
@@ -373,7 +401,19 @@ async def run(
             await api.stop()
         await stack.stop()
         store.close()
+        validators.close()
     return 0 if not stack.supervisor.exited_children() else 1
+
+
+def _open_validator_db(state_dir: Path, conninfo: str | None) -> SlashingStore | None:
+    """The validator database, or None after saying why it cannot be opened (never with the conninfo)."""
+    try:
+        return validator_db.open_validator_db(state_dir, conninfo)
+    except (NitroWalletError, SchemaTooNew, sqlite3.Error, OSError) as exc:
+        where = validator_db.describe(state_dir, conninfo)
+        message = exc.message if isinstance(exc, NitroWalletError) else str(exc)
+        print(f"nitro-wallet up: cannot open the validator database {where}: {message}", file=sys.stderr)
+        return None
 
 
 def _layout_fixed(state_dir: Path, split_roles: bool) -> str:

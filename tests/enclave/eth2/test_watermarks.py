@@ -15,8 +15,8 @@ from py_ecc.bls import G2ProofOfPossession as Oracle
 from nitro_wallet.enclave.datakeys import key_ref
 from nitro_wallet.enclave.eth2.keyring import ValidatorKeyring
 from nitro_wallet.enclave.eth2.signing import AttestationVote, BlockProposal, SigningRequest, SigningType
-from nitro_wallet.enclave.eth2.watermarks import MAX_WATERMARKED_VALIDATORS, Watermarks
-from nitro_wallet.wire.errors import Overloaded, SlashingProtection
+from nitro_wallet.enclave.eth2.watermarks import MAX_MARK, MAX_WATERMARKED_VALIDATORS, Watermarks
+from nitro_wallet.wire.errors import BadRequest, Overloaded, SlashingProtection
 
 ALICE = b"\xa1" * 48
 BOB = b"\xb0" * 48
@@ -263,3 +263,21 @@ def test_racing_conflicting_attestations_yield_one_signature(
     assert len(refusals) == threads_count - 1
     ((signed_root, signature),) = signatures
     assert Oracle.Verify(sealed.pubkey, signed_root, signature)
+
+
+@pytest.mark.parametrize(
+    ("request_at", "field"),
+    [
+        (block, "slot"),
+        (lambda value: attestation(0, value), "target_epoch"),
+        (lambda value: attestation(value, value), "source_epoch"),
+    ],
+)
+def test_a_slot_or_epoch_the_database_cannot_record_moves_no_mark(
+    marks: Watermarks, signer: Signer, request_at: Callable[[int], SigningRequest], field: str
+) -> None:
+    guard(marks, signer, request_at(MAX_MARK))  # the largest recordable value is signed
+    with pytest.raises(BadRequest) as caught:
+        guard(marks, signer, request_at(MAX_MARK + 1), pubkey=b"\xb0" * 48)
+    assert caught.value.field == field
+    guard(marks, signer, request_at(5), pubkey=b"\xb0" * 48)  # nothing moved for that validator

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nitro_wallet.cli.main import main
-from nitro_wallet.cli.slashing import POSTGRES_ENV, SLASHING_FILE
+from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV, VALIDATOR_DB_FILE
 from support.postgres import PostgresServer
 
 GVR = "0x" + "01" * 32
@@ -42,7 +42,7 @@ def test_an_imported_file_is_exported_again(tmp_path: Path, capsys: pytest.Captu
     status, answer, _ = run(capsys, "slashing", "import", str(source), "--state-dir", str(tmp_path))
     assert status == 0
     assert answer == {"imported_validators": 2, "genesis_validators_root": GVR}
-    assert (tmp_path / SLASHING_FILE).is_file()
+    assert (tmp_path / VALIDATOR_DB_FILE).is_file()
     status, answer, _ = run(capsys, "slashing", "export", str(target), "--state-dir", str(tmp_path))
     assert status == 0
     assert answer["file"] == str(target)
@@ -68,13 +68,32 @@ def test_postgres_is_named_by_the_environment(
 ) -> None:
     conninfo = postgres.new_database()
     try:
-        monkeypatch.setenv(POSTGRES_ENV, conninfo)
+        monkeypatch.setenv(VALIDATOR_DB_ENV, conninfo)
         source, target = tmp_path / "in.json", tmp_path / "out.json"
         source.write_text(json.dumps(INTERCHANGE))
         assert run(capsys, "slashing", "import", str(source), "--postgres")[0] == 0
         assert run(capsys, "slashing", "export", str(target), "--postgres")[0] == 0
         assert json.loads(target.read_text()) == INTERCHANGE
-        assert not (tmp_path / SLASHING_FILE).exists()
+        assert not (tmp_path / VALIDATOR_DB_FILE).exists()
+    finally:
+        postgres.drop_database(conninfo)
+
+
+def test_the_environment_variable_alone_selects_postgres_as_up_does(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    postgres: PostgresServer,
+) -> None:
+    conninfo = postgres.new_database()
+    try:
+        monkeypatch.setenv(VALIDATOR_DB_ENV, conninfo)
+        source = tmp_path / "in.json"
+        source.write_text(json.dumps(INTERCHANGE))
+        assert run(capsys, "slashing", "import", str(source), "--state-dir", str(tmp_path))[0] == 0
+        assert not (tmp_path / VALIDATOR_DB_FILE).exists()
+        assert run(capsys, "slashing", "export", str(tmp_path / "out.json"), "--postgres")[0] == 0
+        assert json.loads((tmp_path / "out.json").read_text()) == INTERCHANGE
     finally:
         postgres.drop_database(conninfo)
 
@@ -82,10 +101,10 @@ def test_postgres_is_named_by_the_environment(
 def test_postgres_without_its_environment_variable_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(POSTGRES_ENV, raising=False)
+    monkeypatch.delenv(VALIDATOR_DB_ENV, raising=False)
     status, _, err = run(capsys, "slashing", "export", str(tmp_path / "out.json"), "--postgres")
     assert status == 1
-    assert err == f"error: --postgres needs ${POSTGRES_ENV} (a libpq conninfo) in the environment\n"
+    assert err == f"error: --postgres needs ${VALIDATOR_DB_ENV} (a libpq conninfo) in the environment\n"
 
 
 def test_a_bad_file_is_refused_by_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from nitro_wallet.host.slashing import Rule, SlashingStore, UnsafeToSign, Verdict
+from nitro_wallet.host.slashing.store import ValidatorKeyRecord
+from nitro_wallet.wire.errors import NotFound
 
 THREADS = 8
 ROUNDS = 5
@@ -159,3 +161,41 @@ def test_exactly_one_of_many_racing_processes_wins(database: tuple[str, str]) ->
                 child.wait()
         assert outcomes.count("sign") == 1, f"round {round_number}: {outcomes}"
         assert set(outcomes) - {"sign"} <= {rule.value for rule in Rule}
+
+
+def test_a_deletion_racing_signatures_exports_every_one_that_was_recorded(
+    open_store: Callable[[], SlashingStore],
+) -> None:
+    """Signers vote for successive targets while a deletion disables the key and exports: whatever was
+    recorded is in the export the deletion returns (taken after it commits); nothing is recorded after."""
+    pubkey = b"\xde" * 48
+    stores = [open_store() for _ in range(THREADS)]
+    stores[0].add_validator_key(ValidatorKeyRecord(pubkey, "0f" * 16, b"\x02" * 77, created_at=1))
+    barrier = threading.Barrier(THREADS)
+    recorded: list[int] = []
+    exported: list[int] = []
+
+    def sign(number: int) -> None:
+        barrier.wait()
+        for step in range(10):
+            target = 10 * step + number
+            try:
+                store = stores[number]
+                if store.check_and_record_attestation(pubkey, GVR, 0, target, root(number)) is Verdict.SIGN:
+                    recorded.append(target)
+            except (UnsafeToSign, NotFound):
+                pass
+
+    def delete() -> None:
+        barrier.wait()
+        assert stores[0].disable_validator_keys([pubkey]) == [pubkey]
+        history = stores[0].snapshot([pubkey]).validators[0]
+        exported.extend(vote.target_epoch for vote in history.attestations)
+
+    threads = [threading.Thread(target=sign, args=(number,)) for number in range(1, THREADS)]
+    threads.append(threading.Thread(target=delete))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(recorded) <= set(exported)

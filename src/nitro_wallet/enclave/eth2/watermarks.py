@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nitro_wallet.enclave.eth2.signing import AttestationVote, BlockProposal, SigningRequest
-from nitro_wallet.wire.errors import Overloaded, SlashingProtection
+from nitro_wallet.wire.errors import BadRequest, Overloaded, SlashingProtection
 
+MAX_MARK = 2**63 - 1  # what the slashing database can record (64-bit signed columns)
 MAX_WATERMARKED_VALIDATORS = 1_000_000  # about every validator on mainnet; ~400 MB of records at most
 
 
@@ -61,6 +62,7 @@ class Watermarks:
         """
         if request.proposal is None and request.vote is None:
             return sign()
+        _check_recordable(request)
         with self._lock:
             marks = self._marks.get(pubkey)
             if marks is None:
@@ -137,3 +139,16 @@ def _record_attestation(marks: _Marks, vote: AttestationVote, root: bytes) -> No
         marks.target_epoch, marks.target_root = vote.target_epoch, root
     if marks.source_epoch is None or vote.source_epoch > marks.source_epoch:
         marks.source_epoch = vote.source_epoch
+
+
+def _check_recordable(request: SigningRequest) -> None:
+    """A slot or epoch the host's database cannot record is refused before it moves a mark: signed, it
+    would block the validator here until the enclave restarts while the database refused it anyway."""
+    values = {"slot": None if request.proposal is None else request.proposal.slot}
+    if request.vote is not None:
+        values |= {"source_epoch": request.vote.source_epoch, "target_epoch": request.vote.target_epoch}
+    for name, value in values.items():
+        if value is not None and value > MAX_MARK:
+            raise BadRequest(
+                f"{name} is above {MAX_MARK}, which slashing protection cannot record", field=name
+            )

@@ -17,14 +17,26 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from nitro_wallet.host.api import errors, keys, openapi, operations, reference, signatures
+from nitro_wallet.host.api import (
+    errors,
+    keymanager,
+    keys,
+    openapi,
+    operations,
+    reference,
+    signatures,
+    web3signer,
+)
+from nitro_wallet.host.api.client_allowlist import ClientAllowlist
 from nitro_wallet.host.api.context import ApiContext, KmsStatus
 from nitro_wallet.host.api.edge import Edge
 from nitro_wallet.host.api.metrics import ApiMetrics
 from nitro_wallet.host.auth import Authenticator
 from nitro_wallet.host.enclave_client import EnclaveClient
+from nitro_wallet.host.slashing.store import SlashingStore
 from nitro_wallet.host.store.records import KeyStore
 from nitro_wallet.wire.errors import NitroWalletError
+from nitro_wallet.wire.eth2_networks import DEFAULT_NETWORK, Network
 
 DEV_NO_AUTH_WARNING = (
     "AUTHENTICATION IS OFF (--dev-no-auth): anyone who can reach this port may create keys and sign. "
@@ -42,11 +54,31 @@ def build_app(
     clock: Callable[[], float] = time.time,
     dev_no_auth_warning: bool = False,
     kms_status: KmsStatus | None = None,
+    validators: SlashingStore | None = None,
+    eth2_network: Network = DEFAULT_NETWORK,
+    eth2_allowlist: ClientAllowlist | None = None,
+    keymanager_token: str | None = None,
 ) -> Starlette:
     """The API. `dev_no_auth_warning` repeats the warning at every start (the authenticator decides whether
-    authentication is on); `kms_status` answers /healthcheck's kms check ("UP", "DOWN", "UNKNOWN")."""
+    authentication is on); `kms_status` answers /healthcheck's kms check ("UP", "DOWN", "UNKNOWN").
+    With a validator database (`validators`), the Web3Signer eth2 routes too (`web3signer`), signing for
+    `eth2_network` and admitting loopback and `eth2_allowlist`'s networks; with `keymanager_token` as well,
+    the Keymanager API (`keymanager`) for bearers of that token."""
     metrics = ApiMetrics()
-    context = ApiContext(enclave, store, authenticator, clock, metrics, kms_status)
+    context = ApiContext(
+        enclave,
+        store,
+        authenticator,
+        clock,
+        metrics,
+        kms_status,
+        validators=validators,
+        eth2_network=eth2_network,
+    )
+    allowlist = eth2_allowlist or ClientAllowlist()
+    eth2_routes = [] if validators is None else web3signer.routes(context, allowlist)
+    if validators is not None and keymanager_token is not None:
+        eth2_routes += keymanager.routes(context, keymanager_token)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -57,6 +89,7 @@ def build_app(
     app = Starlette(
         routes=[  # the router tries them in order: the signing routes, the hot path, first
             *signatures.routes(context),
+            *eth2_routes,
             *reference.routes(context),
             *keys.routes(context),
             *operations.routes(context, openapi.document()),

@@ -1,4 +1,5 @@
-"""What every route works with: the enclave, the key store, the authenticator, the clock and the metrics.
+"""What every route works with: the enclave, the key store, the authenticator, the clock and the metrics;
+for the Web3Signer eth2 routes, the validator database and the configured Eth2 network.
 
 One per app, built by `build_app`; nothing module-global, so several apps can live in one process.
 """
@@ -12,8 +13,10 @@ from typing import TypeVar
 from nitro_wallet.host.api.metrics import ApiMetrics
 from nitro_wallet.host.auth import Authenticator
 from nitro_wallet.host.enclave_client import EnclaveClient
+from nitro_wallet.host.slashing.store import SlashingStore
 from nitro_wallet.host.store.records import KeyStore
 from nitro_wallet.wire.errors import NitroWalletError, Unavailable
+from nitro_wallet.wire.eth2_networks import DEFAULT_NETWORK, Network
 
 _T = TypeVar("_T")
 
@@ -29,6 +32,8 @@ class ApiContext:
     clock: Callable[[], float]
     metrics: ApiMetrics
     kms_status: KmsStatus | None = None
+    validators: SlashingStore | None = None  # validator keys and slashing protection; None: no eth2 routes
+    eth2_network: Network = DEFAULT_NETWORK
 
     def now(self) -> int:
         """Seconds since the Unix epoch, as stored in records and bound into request HMACs."""

@@ -1,10 +1,15 @@
 """Operations routes: `/upcheck`, `/healthcheck`, `/metrics` and `/v1/openapi.json` (public), and
 `/v1/attestation` (any authenticated caller: the document is what a client seals key material to).
 
-/healthcheck reports two checks. `enclave`: UP if the enclave answers `describe` within
+/healthcheck reports its checks. `enclave`: UP if the enclave answers `describe` within
 HEALTHCHECK_TIMEOUT_SECONDS. `kms`: what the caller of `build_app` reports through `kms_status` (the host
-learns it when it loads the enclave's data keys through KMS), "UNKNOWN" without one. The status is UP, 200,
+learns it when it loads the enclave's data keys through KMS), "UNKNOWN" without one. `slashing`, when the
+app has a validator database: UP if it answers a one-row read within the same time. The status is UP, 200,
 unless a check is DOWN (then 503).
+
+Both answer as Web3Signer's OpenAPI says (its `HealthCheck` schema: `status`, `checks` of `{id, status}`
+and `outcome`, which repeats the status; /upcheck is `OK` as text/plain; charset=utf-8), so tooling written
+for Web3Signer reads them unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from starlette.routing import Route
 from nitro_wallet.host.api.context import ApiContext
 from nitro_wallet.host.api.endpoint import AUTHENTICATED, PUBLIC, Call, Endpoint, route
 from nitro_wallet.host.api.metrics import CONTENT_TYPE
+from nitro_wallet.host.slashing.store import PUBKEY_BYTES, SlashingStore
 from nitro_wallet.wire.errors import BadRequest, NitroWalletError
 from nitro_wallet.wire.methods import MAX_ATTESTATION_FIELD_BYTES
 
@@ -27,6 +33,7 @@ HEALTHCHECK_TIMEOUT_SECONDS = 5.0
 UP, DOWN, UNKNOWN = "UP", "DOWN", "UNKNOWN"
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _NONCE_RULE = f"nonce must be 1..{MAX_ATTESTATION_FIELD_BYTES} bytes as hex"
+_PROBE_PUBKEY = bytes(PUBKEY_BYTES)  # /healthcheck reads this (absent) key: one indexed lookup
 
 
 async def upcheck(_call: Call) -> Response:
@@ -42,12 +49,24 @@ async def _enclave_status(context: ApiContext) -> str:
     return UP
 
 
+async def _slashing_status(validators: SlashingStore) -> str:
+    try:
+        async with asyncio.timeout(HEALTHCHECK_TIMEOUT_SECONDS):
+            await asyncio.to_thread(validators.get_validator_key, _PROBE_PUBKEY)
+    except Exception:  # whatever the database raised (Unavailable, a driver's error) or a timeout: DOWN
+        return DOWN
+    return UP
+
+
 async def healthcheck(call: Call) -> Response:
     context = call.context
     enclave = await _enclave_status(context)
     kms = UNKNOWN if context.kms_status is None else context.kms_status()
-    status = DOWN if DOWN in (enclave, kms) else UP
-    body = {"status": status, "checks": [{"id": "enclave", "status": enclave}, {"id": "kms", "status": kms}]}
+    checks = [{"id": "enclave", "status": enclave}, {"id": "kms", "status": kms}]
+    if context.validators is not None:
+        checks.append({"id": "slashing", "status": await _slashing_status(context.validators)})
+    status = DOWN if any(check["status"] == DOWN for check in checks) else UP
+    body = {"status": status, "checks": checks, "outcome": status}
     return JSONResponse(body, status_code=200 if status == UP else 503)
 
 

@@ -8,6 +8,11 @@ replica racing on the same validator waits and then reads what the winner wrote)
 its write transactions (BEGIN IMMEDIATE) exclude each other for the whole file. Operations that lock many
 validators (import, prune) lock them in pubkey order, so two of them cannot deadlock, and a signer only
 ever holds one.
+
+The validator keys (`validator_keys`) are plain rows: added (or, once deleted, added back), read, and
+disabled. Disabling takes the validator's slashing row lock first, and every check-and-record reads the
+key's state under that lock, so a signature in flight when a key is deleted is either recorded before
+the deletion commits (and so in the slashing data the deletion exports) or refused.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from nitro_wallet.host.slashing.store import (
     Pruned,
     Snapshot,
     ValidatorHistory,
+    ValidatorKeyRecord,
 )
+from nitro_wallet.wire.errors import NotFound
 
 _VALIDATOR = (
     "SELECT id, low_slot, low_source, low_target, last_slot, last_source, last_target"
@@ -47,6 +54,15 @@ _ATTESTATIONS_NEAR = (
     " OR (source_epoch > ? AND target_epoch < ?))"
     " ORDER BY target_epoch = ? DESC LIMIT 3"
 )
+
+
+_ADD_KEY = (  # a deleted (disabled) key may come back, sealed anew; an enabled one is left alone
+    "INSERT INTO validator_keys (pubkey, data_key_ref, blob, created_at, enabled, description)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pubkey) DO UPDATE SET data_key_ref = excluded.data_key_ref,"
+    " blob = excluded.blob, created_at = excluded.created_at, enabled = excluded.enabled,"
+    " description = excluded.description WHERE NOT validator_keys.enabled"
+)
+_KEYS = "SELECT pubkey, data_key_ref, blob, created_at, enabled, description FROM validator_keys"
 
 
 class Sql(Protocol):
@@ -80,6 +96,7 @@ def check_and_record_block(
 ) -> Verdict:
     pin(sql, genesis_validators_root)
     validator_id, marks = _lock_validator(sql, pubkey)
+    _check_not_deleted(sql, pubkey)
     history: list[SignedBlock] = []
     if rules.block_history_needed(marks, slot):
         found = sql.rows(
@@ -105,6 +122,7 @@ def check_and_record_attestation(
 ) -> Verdict:
     pin(sql, genesis_validators_root)
     validator_id, marks = _lock_validator(sql, pubkey)
+    _check_not_deleted(sql, pubkey)
     history: list[SignedAttestation] = []
     if rules.attestation_history_needed(marks, source, target):
         found = sql.rows(_ATTESTATIONS_NEAR, validator_id, target, source, target, source, target, target)
@@ -193,6 +211,56 @@ def _prune_attestations(sql: Sql, validator_id: int, marks: Watermarks, keep: in
         "DELETE FROM slashing_attestations WHERE validator_id = ? AND target_epoch < ?", validator_id, cutoff
     )
     return rules.raise_low(marks, source=source, target=target), count
+
+
+def add_validator_key(sql: Sql, record: ValidatorKeyRecord) -> bool:
+    added = sql.run(
+        _ADD_KEY,
+        record.pubkey,
+        record.data_key_ref,
+        record.blob,
+        record.created_at,
+        record.enabled,
+        record.description,
+    )
+    return added == 1
+
+
+def get_validator_key(sql: Sql, pubkey: bytes) -> ValidatorKeyRecord | None:
+    found = sql.rows(_KEYS + " WHERE pubkey = ?", pubkey)
+    return _key_record(found[0]) if found else None
+
+
+def list_validator_keys(sql: Sql, *, enabled_only: bool) -> list[ValidatorKeyRecord]:
+    rows = sql.rows(_KEYS + (" WHERE enabled" if enabled_only else "") + " ORDER BY pubkey")
+    return [_key_record(row) for row in rows]
+
+
+def disable_validator_keys(sql: Sql, pubkeys: Sequence[bytes]) -> list[bytes]:
+    """Each key's slashing row is locked first (see the module docstring), in pubkey order so that two
+    deletions, or a deletion and an import, cannot deadlock."""
+    unique = list(dict.fromkeys(pubkeys))
+    disabled = set()
+    for pubkey in sorted(unique):
+        _lock_validator(sql, pubkey)
+        if sql.run("UPDATE validator_keys SET enabled = ? WHERE pubkey = ? AND enabled", False, pubkey):
+            disabled.add(pubkey)
+    return [pubkey for pubkey in unique if pubkey in disabled]
+
+
+def _check_not_deleted(sql: Sql, pubkey: bytes) -> None:
+    """A key deleted through any replica records (and so signs) nothing more. Keys the database does not
+    hold (slashing data only) are not the database's to refuse."""
+    found = sql.rows("SELECT enabled FROM validator_keys WHERE pubkey = ?", pubkey)
+    if found and not found[0][0]:
+        raise NotFound(f"validator 0x{pubkey.hex()} was deleted", field="identifier")
+
+
+def _key_record(row: Sequence[Any]) -> ValidatorKeyRecord:
+    pubkey, data_key_ref, blob, created_at, enabled, description = row
+    return ValidatorKeyRecord(
+        bytes(pubkey), data_key_ref, bytes(blob), created_at, enabled=bool(enabled), description=description
+    )
 
 
 def _lock_validator(sql: Sql, pubkey: bytes) -> tuple[int, Watermarks]:

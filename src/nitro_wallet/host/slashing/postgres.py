@@ -32,13 +32,17 @@ from nitro_wallet.host.slashing.store import (
     LowWatermark,
     Pruned,
     Snapshot,
+    ValidatorKeyRecord,
+    check_enabled_only,
     check_epoch,
     check_genesis_validators_root,
     check_keep_epochs,
     check_low_watermark,
     check_pubkey,
+    check_pubkeys,
     check_signing_root,
     check_slot,
+    check_validator_key,
 )
 from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.wire.errors import Unavailable
@@ -83,6 +87,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             source_epoch bigint NOT NULL CHECK (source_epoch <= target_epoch),
             signing_root bytea NOT NULL CHECK (octet_length(signing_root) = 32),
             PRIMARY KEY (validator_id, target_epoch)
+        )""",
+    ),
+    (
+        """CREATE TABLE validator_keys (
+            pubkey bytea NOT NULL PRIMARY KEY CHECK (octet_length(pubkey) = 48),
+            data_key_ref text NOT NULL,
+            blob bytea NOT NULL,
+            created_at bigint NOT NULL,
+            enabled boolean NOT NULL,
+            description text
         )""",
     ),
 )
@@ -170,6 +184,26 @@ class PostgresSlashingStore:
                 after, pruned = ledger.prune_page(sql, after, keep_epochs, PRUNE_PAGE_VALIDATORS)
             total = Pruned(total.blocks + pruned.blocks, total.attestations + pruned.attestations)
         return total
+
+    def add_validator_key(self, record: ValidatorKeyRecord) -> bool:
+        check_validator_key(record)
+        with self._transaction() as sql:
+            return ledger.add_validator_key(sql, record)
+
+    def get_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
+        check_pubkey(pubkey)
+        with self._transaction() as sql:
+            return ledger.get_validator_key(sql, pubkey)
+
+    def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
+        check_enabled_only(enabled_only)
+        with self._transaction() as sql:
+            return ledger.list_validator_keys(sql, enabled_only=enabled_only)
+
+    def disable_validator_keys(self, pubkeys: Sequence[bytes]) -> list[bytes]:
+        check_pubkeys(pubkeys)
+        with self._transaction() as sql:
+            return ledger.disable_validator_keys(sql, pubkeys)
 
     # connections
 

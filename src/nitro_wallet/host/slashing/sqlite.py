@@ -28,13 +28,17 @@ from nitro_wallet.host.slashing.store import (
     LowWatermark,
     Pruned,
     Snapshot,
+    ValidatorKeyRecord,
+    check_enabled_only,
     check_epoch,
     check_genesis_validators_root,
     check_keep_epochs,
     check_low_watermark,
     check_pubkey,
+    check_pubkeys,
     check_signing_root,
     check_slot,
+    check_validator_key,
 )
 from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.wire.errors import Unavailable
@@ -73,6 +77,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             source_epoch INTEGER NOT NULL CHECK (source_epoch <= target_epoch),
             signing_root BLOB NOT NULL CHECK (length(signing_root) = 32),
             PRIMARY KEY (validator_id, target_epoch)
+        ) STRICT, WITHOUT ROWID""",
+    ),
+    (
+        """CREATE TABLE validator_keys (
+            pubkey BLOB NOT NULL PRIMARY KEY CHECK (length(pubkey) = 48),
+            data_key_ref TEXT NOT NULL,
+            blob BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+            description TEXT
         ) STRICT, WITHOUT ROWID""",
     ),
 )
@@ -148,6 +162,26 @@ class SqliteSlashingStore:
                 after, pruned = ledger.prune_page(sql, after, keep_epochs, PRUNE_PAGE_VALIDATORS)
             total = Pruned(total.blocks + pruned.blocks, total.attestations + pruned.attestations)
         return total
+
+    def add_validator_key(self, record: ValidatorKeyRecord) -> bool:
+        check_validator_key(record)
+        with self._write() as sql:
+            return ledger.add_validator_key(sql, record)
+
+    def get_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
+        check_pubkey(pubkey)
+        with self._transaction("BEGIN") as sql:
+            return ledger.get_validator_key(sql, pubkey)
+
+    def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
+        check_enabled_only(enabled_only)
+        with self._transaction("BEGIN") as sql:
+            return ledger.list_validator_keys(sql, enabled_only=enabled_only)
+
+    def disable_validator_keys(self, pubkeys: Sequence[bytes]) -> list[bytes]:
+        check_pubkeys(pubkeys)
+        with self._write() as sql:
+            return ledger.disable_validator_keys(sql, pubkeys)
 
     # the connection
 

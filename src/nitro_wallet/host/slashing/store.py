@@ -2,6 +2,9 @@
 the checks each runs on its arguments before touching the database (BadRequest naming the field: a uint64
 slot at or above 2**63 is valid on the wire but cannot be stored, so it is refused here).
 
+The same database holds the validator keys (sealed, like wallet keys: nothing in it is secret), so every
+replica sharing it signs with the same keys and a key deleted through one is disabled for all of them.
+
 Check-and-record is atomic per validator: the watermarks and records a request is judged against cannot
 change until its record is written, so two replicas racing to sign conflicting messages for one validator
 can never both succeed.
@@ -9,6 +12,7 @@ can never both succeed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,6 +26,7 @@ from nitro_wallet.host.slashing.rules import (
     Watermarks,
 )
 from nitro_wallet.wire.errors import BadRequest
+from nitro_wallet.wire.eth2 import MAX_VALIDATOR_BLOB_BYTES
 
 PUBKEY_BYTES = 48  # a compressed BLS12-381 G1 point
 MAX_SLOT = 2**63 - 1  # slots and epochs are uint64 on the wire; the columns are signed 64-bit integers
@@ -29,6 +34,10 @@ MAX_EPOCH = 2**63 - 1
 SLOTS_PER_EPOCH = 32  # mainnet and its testnets; only sizes the block retention window of `prune`
 DEFAULT_KEEP_EPOCHS = 256  # about 27 hours of mainnet epochs; Web3Signer keeps 250 by default
 MAX_KEEP_EPOCHS = 2**40  # larger windows would overflow slot arithmetic and keep everything anyway
+MAX_DATA_KEY_REF_CHARS = 64  # a data key ref is 32 hex digits
+MAX_DESCRIPTION_CHARS = 1024  # an EIP-2335 keystore's free-text description
+MAX_CREATED_AT = 2**63 - 1  # a signed 64-bit integer column
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,20 @@ class LowWatermark:
     slot: int | None = None
     source: int | None = None
     target: int | None = None
+
+
+@dataclass(frozen=True)
+class ValidatorKeyRecord:
+    """One validator key: its BLS pubkey and the key as the enclave sealed it (`wire.eth2`'s
+    SealedValidatorFields). A disabled key never signs again, on any replica; its record stays, so importing
+    it again is noticed."""
+
+    pubkey: bytes
+    data_key_ref: str
+    blob: bytes
+    created_at: int  # seconds since the Unix epoch
+    enabled: bool = True
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,19 @@ class SlashingStore(Protocol):
         as many slots before its last block), raising its low watermark over them. The last record of each
         validator always stays."""
 
+    def add_validator_key(self, record: ValidatorKeyRecord) -> bool:
+        """Store a new key; False (and nothing changed) if its pubkey is already stored, even disabled."""
+
+    def get_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
+        """The key with this pubkey, enabled or not; None if there is none."""
+
+    def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
+        """Every key (only the enabled ones by default), by pubkey."""
+
+    def disable_validator_keys(self, pubkeys: Sequence[bytes]) -> list[bytes]:
+        """Disable these keys in one transaction; the pubkeys that were enabled, in the order given (each
+        once). Unknown and already disabled pubkeys are left out."""
+
     def close(self) -> None: ...
 
 
@@ -130,6 +166,37 @@ def check_low_watermark(mark: LowWatermark) -> None:
     if mark.source is not None and mark.target is not None:
         check_epoch("source", mark.source)
         check_epoch("target", mark.target)
+
+
+def check_validator_key(record: ValidatorKeyRecord) -> None:
+    check_pubkey(record.pubkey)
+    _check_text("data_key_ref", record.data_key_ref, MAX_DATA_KEY_REF_CHARS, low=1)
+    if not isinstance(record.blob, bytes) or not 1 <= len(record.blob) <= MAX_VALIDATOR_BLOB_BYTES:
+        raise BadRequest(f"blob must be 1..{MAX_VALIDATOR_BLOB_BYTES} bytes", field="blob")
+    _check_int("created_at", record.created_at, MAX_CREATED_AT)
+    if type(record.enabled) is not bool:
+        raise BadRequest("enabled must be a boolean", field="enabled")
+    if record.description is not None:
+        _check_text("description", record.description, MAX_DESCRIPTION_CHARS)
+
+
+def check_enabled_only(value: object) -> None:
+    if type(value) is not bool:
+        raise BadRequest("enabled_only must be a boolean", field="enabled_only")
+
+
+def check_pubkeys(pubkeys: object) -> None:
+    if isinstance(pubkeys, bytes | str) or not isinstance(pubkeys, Sequence):
+        raise BadRequest("pubkeys must be a sequence of pubkeys", field="pubkeys")
+    for pubkey in pubkeys:
+        check_pubkey(pubkey)
+
+
+def _check_text(field_name: str, value: object, high: int, *, low: int = 0) -> None:
+    if not isinstance(value, str) or not low <= len(value) <= high:
+        raise BadRequest(f"{field_name} must be text of {low}..{high} characters", field=field_name)
+    if _UNSTORABLE.search(value):  # PostgreSQL text holds neither; SQLite would differ from it
+        raise BadRequest(f"{field_name} holds a NUL or a lone UTF-16 surrogate", field=field_name)
 
 
 def _check_bytes(field_name: str, value: object, length: int) -> None:

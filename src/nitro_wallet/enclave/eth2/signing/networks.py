@@ -1,22 +1,20 @@
-"""The networks a signer can be configured for: each one's genesis fork version (the fork version DEPOSIT and
-VALIDATOR_REGISTRATION are signed under) and preset.
-
-GENESIS_FORK_VERSION and PRESET_BASE as published in each network's config.yaml:
-  mainnet  eth-clients/mainnet metadata/config.yaml (= ethereum/consensus-specs configs/mainnet.yaml)
-  sepolia  eth-clients/sepolia metadata/config.yaml
-  holesky  eth-clients/holesky metadata/config.yaml
-  hoodi    eth-clients/hoodi metadata/config.yaml
-  minimal  ethereum/consensus-specs configs/minimal.yaml (the spec-test configuration)
+"""The networks a signer can be configured for, with their presets' sizes: the table itself (names, genesis
+fork versions, preset names and where they are published) is the wire contract's `wire.eth2_networks`,
+shared with the host; here each preset name becomes the enclave's `Preset`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nitro_wallet.enclave.eth2.signing.presets import MAINNET, MINIMAL, Preset
-from nitro_wallet.wire.errors import BadRequest
+from nitro_wallet.wire import eth2_networks
+from nitro_wallet.wire.eth2_networks import parse_genesis_fork_version
+
+__all__ = ["Network", "NETWORKS", "DEFAULT_NETWORK", "network_named", "parse_genesis_fork_version"]
+
+_PRESETS: Mapping[str, Preset] = {preset.name: preset for preset in (MAINNET, MINIMAL)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,35 +24,17 @@ class Network:
     preset: Preset
 
 
+def _with_preset(network: eth2_networks.Network) -> Network:
+    return Network(network.name, network.genesis_fork_version, _PRESETS[network.preset])
+
+
 NETWORKS: Mapping[str, Network] = {
-    network.name: network
-    for network in (
-        Network("mainnet", bytes.fromhex("00000000"), MAINNET),
-        Network("sepolia", bytes.fromhex("90000069"), MAINNET),
-        Network("holesky", bytes.fromhex("01017000"), MAINNET),
-        Network("hoodi", bytes.fromhex("10000910"), MAINNET),
-        Network("minimal", bytes.fromhex("00000001"), MINIMAL),
-    )
+    name: _with_preset(network) for name, network in eth2_networks.NETWORKS.items()
 }
-DEFAULT_NETWORK = NETWORKS["mainnet"]
-
-_VERSION = re.compile(r"0x[0-9a-fA-F]{8}")
-
-
-def parse_genesis_fork_version(text: str, field: str = "genesis_fork_version") -> bytes:
-    """An explicit genesis fork version: "0x" and 8 hex digits."""
-    if not _VERSION.fullmatch(text):
-        raise BadRequest(f"{field} must be 0x followed by 8 hex digits, e.g. 0x00000000", field=field)
-    return bytes.fromhex(text[2:])
+DEFAULT_NETWORK = NETWORKS[eth2_networks.DEFAULT_NETWORK.name]
 
 
 def network_named(option: str, field: str = "eth2_network") -> Network:
     """A network by name, or a custom one given by its genesis fork version (with the mainnet preset)."""
-    if option in NETWORKS:
-        return NETWORKS[option]
-    if option.startswith("0x"):
-        version = parse_genesis_fork_version(option, field)
-        return Network(f"0x{version.hex()}", version, MAINNET)
-    raise BadRequest(
-        f"{field} must be one of {', '.join(NETWORKS)} or a 0x genesis fork version", field=field
-    )
+    network = eth2_networks.network_named(option, field)
+    return NETWORKS.get(network.name) or _with_preset(network)
