@@ -7,7 +7,11 @@ generator share the machine's cores the same way in every run and the ratios sta
 
 Each run: `warmup` seconds unmeasured, then `seconds` in which every 200 response is counted and timed
 (from writing the request to reading the whole answer); any other status is counted, by status, and its
-first body kept.
+first body kept. Some 200 bodies are kept with the requests they answer, for the caller to check.
+
+Requests are shared by all connections, each taking the next in turn, unless the source deals them out in
+`Lanes`: then connection i sends only lane i, in order, so the requests of one lane never overlap (one
+validator's attestations, which the server must see in the order they were made).
 """
 
 from __future__ import annotations
@@ -30,8 +34,16 @@ _HEADER_END = b"\r\n\r\n"
 _CONTENT_LENGTH = b"\r\ncontent-length:"
 
 
+@dataclass(frozen=True)
+class Lanes:
+    """Requests dealt out to the connections, one lane each (as many lanes as clients); each request is sent
+    once, a connection whose lane runs out stops and marks the run `exhausted`."""
+
+    lanes: Sequence[Sequence[bytes]]
+
+
 class RequestSource(Protocol):
-    def build(self, limit: int) -> Sequence[bytes]:
+    def build(self, limit: int) -> Sequence[bytes] | Lanes:
         """The requests to send, in turn. One request means "send this one every time"; otherwise each is
         sent once, and the run ends early (`exhausted`) if the server answers more than `limit`."""
         ...
@@ -73,6 +85,7 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)  # every response, warm-up included
     first_error: bytes | None = None  # the first non-200 response's body
     samples: list[bytes] = field(default_factory=list)  # some 200 bodies from the measured window
+    sampled_requests: list[bytes] = field(default_factory=list)  # the request each sample answered
     exhausted: bool = False
     generator_cpu: float = 0.0  # the share of a core the generator used while measuring
     generator_total_cpu: float = 0.0  # CPU seconds of the generator process's whole life
@@ -94,10 +107,15 @@ class LoadResult:
 class _Run:
     """The state the connections share: the requests, the clock, what was measured."""
 
-    def __init__(self, requests: Sequence[bytes], clients: int, warmup: float, seconds: float) -> None:
-        self.requests = requests
-        self.fixed = requests[0] if len(requests) == 1 else None
-        self.next_index = 0
+    def __init__(
+        self, requests: Sequence[bytes] | Lanes, clients: int, warmup: float, seconds: float
+    ) -> None:
+        self.shared = not isinstance(requests, Lanes)  # every connection takes the next request of one list
+        if isinstance(requests, Lanes) and len(requests.lanes) != clients:
+            raise ValueError(f"{len(requests.lanes)} lanes for {clients} clients")
+        self.lanes = requests.lanes if isinstance(requests, Lanes) else [requests]
+        self.fixed = requests[0] if self.shared and len(requests) == 1 else None
+        self.next_index = [0] * len(self.lanes)
         self.result = LoadResult(clients, seconds, [])
         self.warmup = warmup
         self.start = self.end = float("inf")
@@ -110,17 +128,18 @@ class _Run:
         self.start = time.perf_counter() + self.warmup
         self.end = self.start + self.result.seconds
 
-    def next_request(self) -> bytes | None:
+    def next_request(self, connection: int) -> bytes | None:
         if self.fixed is not None:
             return self.fixed
-        if self.next_index == len(self.requests):
+        lane = 0 if self.shared else connection
+        requests, index = self.lanes[lane], self.next_index[lane]
+        if index == len(requests):
             self.result.exhausted = True
             return None
-        request = self.requests[self.next_index]
-        self.next_index += 1
-        return request
+        self.next_index[lane] = index + 1
+        return requests[index]
 
-    def record(self, status: int, body: bytes, started: float, now: float) -> bool:
+    def record(self, status: int, body: bytes, request: bytes, started: float, now: float) -> bool:
         """Count one response; whether its connection should send another request."""
         statuses = self.result.statuses
         statuses[status] = statuses.get(status, 0) + 1
@@ -139,6 +158,7 @@ class _Run:
             latencies.append(now - started)
             if len(latencies) % SAMPLE_EVERY == 1 and len(self.result.samples) < MAX_SAMPLES:
                 self.result.samples.append(body)
+                self.result.sampled_requests.append(request)
         return True
 
     def finished(self, error: BaseException | None = None) -> None:
@@ -154,8 +174,10 @@ class _Run:
 class _Connection(asyncio.Protocol):
     """One client: a request in flight at a time, answers parsed just enough to find where they end."""
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: _Run, index: int) -> None:
         self.run = run
+        self.index = index
+        self.request = b""
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.expected = -1  # bytes of the whole response, once its head has been read
@@ -168,11 +190,12 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
 
     def send(self) -> None:
-        request = self.run.next_request()
+        request = self.run.next_request(self.index)
         if request is None:
             self.stop()
             return
         assert self.transport is not None
+        self.request = request
         self.started = time.perf_counter()
         self.transport.write(request)
 
@@ -206,7 +229,7 @@ class _Connection(asyncio.Protocol):
         body = bytes(buffer[self.body_start : self.expected])
         del buffer[: self.expected]
         self.expected = -1
-        if self.run.record(self.status, body, self.started, now):
+        if self.run.record(self.status, body, self.request, self.started, now):
             self.send()
         else:
             self.stop()
@@ -223,13 +246,13 @@ class _Connection(asyncio.Protocol):
             self.lost(exc or ConnectionError("the server closed the connection during the run"))
 
 
-async def _measure(load: Load, requests: Sequence[bytes]) -> LoadResult:
+async def _measure(load: Load, requests: Sequence[bytes] | Lanes) -> LoadResult:
     loop = asyncio.get_running_loop()
     run = _Run(requests, load.clients, load.warmup, load.seconds)
     connections: list[_Connection] = []
 
     def factory() -> _Connection:
-        connection = _Connection(run)
+        connection = _Connection(run, len(connections))
         connections.append(connection)
         return connection
 
