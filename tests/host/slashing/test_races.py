@@ -90,6 +90,19 @@ def test_exactly_one_of_many_conflicting_requests_wins(
     assert sum(len(v.blocks) + len(v.attestations) for v in history) == ROUNDS
 
 
+@pytest.mark.parametrize("conflict", [double_vote, surround_votes, double_proposal])
+def test_exactly_one_of_many_conflicting_requests_through_one_store_wins(
+    open_store: Callable[[], SlashingStore], conflict: Callable[[int], Attempt]
+) -> None:
+    """Threads sharing one store, as a replica's requests do: on SQLite they commit in batches together."""
+    store = open_store()
+    for round_number in range(ROUNDS):
+        outcomes = race([store] * THREADS, conflict(round_number))
+        assert outcomes.count(Verdict.SIGN) == 1, f"round {round_number}: {outcomes}"
+    history = store.snapshot().validators
+    assert sum(len(v.blocks) + len(v.attestations) for v in history) == ROUNDS
+
+
 def test_exactly_one_chain_is_pinned_by_racing_first_uses(open_store: Callable[[], SlashingStore]) -> None:
     stores = [open_store() for _ in range(THREADS)]
 

@@ -24,7 +24,13 @@ from nitro_wallet.host.slashing import (
 from nitro_wallet.host.slashing import postgres as postgres_module
 from nitro_wallet.host.slashing import sqlite as sqlite_module
 from nitro_wallet.host.slashing.rules import SignedAttestation, SignedBlock, Watermarks
-from nitro_wallet.host.slashing.store import MAX_EPOCH, MAX_KEEP_EPOCHS, MAX_SLOT, ValidatorHistory
+from nitro_wallet.host.slashing.store import (
+    MAX_EPOCH,
+    MAX_KEEP_EPOCHS,
+    MAX_SLOT,
+    ValidatorHistory,
+    ValidatorKeyRecord,
+)
 from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.wire.errors import BadRequest, Unavailable
 from support.postgres import PostgresServer
@@ -163,6 +169,30 @@ def test_bad_arguments_are_refused_by_field(store: SlashingStore, call: object, 
         call(store)  # type: ignore[operator]
     assert caught.value.field == field
     assert store.snapshot().validators == []
+
+
+@pytest.mark.anyio
+async def test_the_event_loop_twins_answer_as_the_blocking_calls_do(store: SlashingStore) -> None:
+    assert await store.acheck_and_record_attestation(ALICE, GVR, 5, 10, A) is Verdict.SIGN
+    assert await store.acheck_and_record_attestation(ALICE, GVR, 5, 10, A) is Verdict.REPEAT
+    with pytest.raises(UnsafeToSign) as vote:
+        await store.acheck_and_record_attestation(ALICE, GVR, 5, 10, B)
+    assert vote.value.rule is Rule.DOUBLE_VOTE
+    assert await store.acheck_and_record_block(ALICE, GVR, 3, A) is Verdict.SIGN
+    with pytest.raises(UnsafeToSign) as block:
+        await store.acheck_and_record_block(ALICE, GVR, 3, B)
+    assert block.value.rule is Rule.DOUBLE_PROPOSAL
+    with pytest.raises(BadRequest) as bad:
+        await store.acheck_and_record_block(ALICE, GVR, MAX_SLOT + 1, A)
+    assert bad.value.field == "slot"
+    assert sign_vote(store, 5, 10, B) is Rule.DOUBLE_VOTE  # the blocking call sees the twins' records
+    assert await store.aget_validator_key(BOB) is None
+    record = ValidatorKeyRecord(BOB, "0f" * 16, b"\x02" * 77, created_at=1)
+    assert store.add_validator_key(record)
+    assert await store.aget_validator_key(BOB) == record
+    with pytest.raises(BadRequest) as short:
+        await store.aget_validator_key(b"short")
+    assert short.value.field == "pubkey"
 
 
 def test_the_largest_slot_and_epoch_are_stored(store: SlashingStore) -> None:

@@ -20,7 +20,8 @@ dropped. A signingRoot that is not the message's root is 500, as in Web3Signer, 
 
 Keys are read on every request, never cached: a key imported through another replica signs at once, a
 deleted one never again. So /reload has nothing to refresh: it re-reads the key table (proving the
-database answers) and reports, in Web3Signer's shapes.
+database answers) and reports, in Web3Signer's shapes. Both database calls of a signature are the store's
+event-loop twins (`aget_validator_key`, `acheck_and_record_*`): on SQLite neither takes a thread.
 
 Errors keep this API's body, `{"error": {"code", "message", "field"}}`: Web3Signer's OpenAPI gives no error
 bodies, and validator clients read the status only.
@@ -134,7 +135,7 @@ async def sign(request: Eth2Request) -> Response:
         text = request.body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the request body is not UTF-8", field="body") from None
-    record = await asyncio.to_thread(store.get_validator_key, pubkey)
+    record = await store.aget_validator_key(pubkey)
     if record is None or not record.enabled:
         raise NotFound(f"no validator key 0x{pubkey.hex()} here", field="identifier")
     network = context.eth2_network
@@ -150,25 +151,25 @@ async def sign(request: Eth2Request) -> Response:
         result = await context.ask_enclave(context.enclave.sign_eth2(params))
     except SigningRootMismatch as exc:
         return error_response(SIGNING_ROOT_MISMATCH_STATUS, exc.code.value, exc.message, exc.field)
-    await asyncio.to_thread(check_and_record, store, pubkey, result)
+    await check_and_record(store, pubkey, result)
     accept = b",".join(value for name, value in request.headers if name == b"accept")
     return signature_response(result.signature, wants_json(accept or None))
 
 
-def check_and_record(store: SlashingStore, pubkey: bytes, result: Eth2SignResult) -> None:
+async def check_and_record(store: SlashingStore, pubkey: bytes, result: Eth2SignResult) -> None:
     """The database's verdict on a slashable message the enclave signed: nothing for other types,
-    UnsafeToSign (412) if refused; allowed ones are recorded before this returns."""
+    UnsafeToSign (412) if refused; allowed ones are recorded (committed) before this returns."""
     if result.type not in BLOCK_TYPES and result.type != ATTESTATION_TYPE:
         return
     root = result.genesis_validators_root
     if result.type in BLOCK_TYPES:
         if root is None or result.slot is None:
             raise InternalError("the enclave signed a block without its slot or genesis_validators_root")
-        store.check_and_record_block(pubkey, root, result.slot, result.signing_root)
+        await store.acheck_and_record_block(pubkey, root, result.slot, result.signing_root)
         return
     if root is None or result.source_epoch is None or result.target_epoch is None:
         raise InternalError("the enclave signed an attestation without its epochs or genesis_validators_root")
-    store.check_and_record_attestation(
+    await store.acheck_and_record_attestation(
         pubkey, root, result.source_epoch, result.target_epoch, result.signing_root
     )
 

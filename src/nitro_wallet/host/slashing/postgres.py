@@ -13,11 +13,14 @@ A replica that stops mid-transaction must not block signing forever: `lock_timeo
 validator's row and `idle_in_transaction_session_timeout` ends a session that holds locks and does nothing.
 Either way the request fails with Unavailable and nothing is signed.
 
-Connections: a small pool, opened on demand, one connection per transaction in flight.
+Connections: a small pool, opened on demand, one connection per transaction in flight. The event-loop
+twins of the sign route's calls (`acheck_and_record_*`, `aget_validator_key`) run the blocking call in a
+thread: every statement is a round trip to the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -157,6 +160,20 @@ class PostgresSlashingStore:
                 sql, pubkey, genesis_validators_root, source=source, target=target, signing_root=signing_root
             )
 
+    async def acheck_and_record_block(
+        self, pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes
+    ) -> Verdict:
+        return await asyncio.to_thread(
+            self.check_and_record_block, pubkey, genesis_validators_root, slot, signing_root
+        )
+
+    async def acheck_and_record_attestation(
+        self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
+    ) -> Verdict:
+        return await asyncio.to_thread(
+            self.check_and_record_attestation, pubkey, genesis_validators_root, source, target, signing_root
+        )
+
     def pin_genesis_validators_root(self, genesis_validators_root: bytes) -> None:
         check_genesis_validators_root(genesis_validators_root)
         with self._transaction() as sql:
@@ -194,6 +211,9 @@ class PostgresSlashingStore:
         check_pubkey(pubkey)
         with self._transaction() as sql:
             return ledger.get_validator_key(sql, pubkey)
+
+    async def aget_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
+        return await asyncio.to_thread(self.get_validator_key, pubkey)
 
     def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
         check_enabled_only(enabled_only)

@@ -8,6 +8,10 @@ replica sharing it signs with the same keys and a key deleted through one is dis
 Check-and-record is atomic per validator: the watermarks and records a request is judged against cannot
 change until its record is written, so two replicas racing to sign conflicting messages for one validator
 can never both succeed.
+
+The sign route's three calls have event-loop twins (`aget_validator_key`, `acheck_and_record_block`,
+`acheck_and_record_attestation`): each backend awaits them as cheaply as it can (SQLite without a thread,
+PostgreSQL in one), with the same outcome as the blocking call.
 """
 
 from __future__ import annotations
@@ -91,7 +95,8 @@ class Pruned:
 
 
 class SlashingStore(Protocol):
-    """A slashing-protection database. Every method is one transaction."""
+    """A slashing-protection database. Every method is atomic: one transaction, or one savepoint of a
+    transaction shared with other writes (SQLite's group commit)."""
 
     def check_and_record_block(
         self, pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes
@@ -102,6 +107,16 @@ class SlashingStore(Protocol):
         self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
     ) -> Verdict:
         """Judge a vote (rules.judge_attestation) and record it if new; UnsafeToSign if refused."""
+
+    async def acheck_and_record_block(
+        self, pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes
+    ) -> Verdict:
+        """check_and_record_block, awaited on the event loop."""
+
+    async def acheck_and_record_attestation(
+        self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
+    ) -> Verdict:
+        """check_and_record_attestation, awaited on the event loop."""
 
     def pin_genesis_validators_root(self, genesis_validators_root: bytes) -> None:
         """Pin the chain if none is yet; UnsafeToSign if another one is."""
@@ -122,6 +137,9 @@ class SlashingStore(Protocol):
 
     def get_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
         """The key with this pubkey, enabled or not; None if there is none."""
+
+    async def aget_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
+        """get_validator_key, awaited on the event loop."""
 
     def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
         """Every key (only the enabled ones by default), by pubkey."""

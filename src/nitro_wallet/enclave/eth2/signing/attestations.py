@@ -5,6 +5,11 @@ AGGREGATE_AND_PROOF_V2, with the AttestationData and Attestation parsers block b
 from __future__ import annotations
 
 from nitro_wallet.enclave.eth2.signing import fields, phase0
+from nitro_wallet.enclave.eth2.signing.attestation_data import (
+    attestation_data_root,
+    parse_attestation_data,
+    signing_data_root,
+)
 from nitro_wallet.enclave.eth2.signing.domains import (
     DOMAIN_AGGREGATE_AND_PROOF,
     DOMAIN_BEACON_ATTESTER,
@@ -74,11 +79,12 @@ def electra_attestation(value: object, field: str, preset: Preset) -> View:
 
 
 def attestation_root(value: object, field: str, fork_info: ForkInfo, preset: Preset) -> Signable:
-    """ATTESTATION: the AttestationData, in the domain of its target epoch."""
-    data = attestation_data(value, field)
-    vote = AttestationVote(source_epoch=int(data.source.epoch), target_epoch=int(data.target.epoch))
+    """ATTESTATION: the AttestationData, in the domain of its target epoch (merkleized by hand: see
+    `attestation_data`)."""
+    data = parse_attestation_data(value, field)
+    vote = AttestationVote(source_epoch=data.source.epoch, target_epoch=data.target.epoch)
     domain = fork_info.domain(DOMAIN_BEACON_ATTESTER, vote.target_epoch)
-    return Signable(compute_signing_root(hash_tree_root(data), domain), vote=vote)
+    return Signable(signing_data_root(attestation_data_root(data), domain), vote=vote)
 
 
 def aggregation_slot_root(value: object, field: str, fork_info: ForkInfo, preset: Preset) -> Signable:
