@@ -20,7 +20,7 @@ from nitro_wallet.cli import options
 from nitro_wallet.cli.api_options import CommandFailed, command_parser, read_text, run_guarded
 from nitro_wallet.host.slashing import SlashingStore, export_interchange, import_interchange
 from nitro_wallet.host.slashing.interchange import MAX_INTERCHANGE_BYTES
-from nitro_wallet.host.slashing.store import PUBKEY_BYTES
+from nitro_wallet.host.slashing.store import DEFAULT_KEEP_EPOCHS, PUBKEY_BYTES
 from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV, VALIDATOR_DB_FILE, open_validator_db
 from nitro_wallet.host.sqlite_file import SchemaTooNew
 
@@ -55,6 +55,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _add_database(exporting)
     exporting.set_defaults(run=run_guarded(_export))
+    pruning = command_parser(
+        sub,
+        "prune",
+        help="delete records older than the last N epochs of each validator (its watermarks stay)",
+        description="Delete each validator's records older than its newest minus --keep-epochs; the"
+        " low watermarks rise over what is deleted, so nothing refused before is allowed after."
+        " `nitro-wallet up` also prunes on its own, hourly.",
+    )
+    pruning.add_argument(
+        "--keep-epochs",
+        type=int,
+        default=DEFAULT_KEEP_EPOCHS,
+        metavar="N",
+        help="epochs of records to keep per validator (default: %(default)s)",
+    )
+    _add_database(pruning)
+    pruning.set_defaults(run=run_guarded(_prune))
 
 
 def _add_database(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +114,12 @@ def _export(args: argparse.Namespace) -> object:
     except OSError as exc:
         raise CommandFailed(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
     return {"file": str(path), "bytes": path.stat().st_size}
+
+
+def _prune(args: argparse.Namespace) -> object:
+    with _store(args) as store:
+        pruned = store.prune(args.keep_epochs)
+    return {"deleted_blocks": pruned.blocks, "deleted_attestations": pruned.attestations}
 
 
 @contextmanager

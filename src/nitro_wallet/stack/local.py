@@ -52,6 +52,7 @@ from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient, SplitEnclaves
 from nitro_wallet.host.proxy import TcpProxy, Upstream
 from nitro_wallet.host.slashing import SlashingStore, validator_db
+from nitro_wallet.host.slashing.pruning import prune_periodically
 from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.host.store import SqliteKeyStore
 from nitro_wallet.kms_emulator import principals
@@ -390,8 +391,7 @@ async def run(
             eth2_network.name, allowlist, validator_db.describe(state_dir, validator_db_conninfo)
         )
         print(banner.ready(stack, api.url, pcr0=pcr0, enclaves_ready=ready, eth2=eth2), flush=True)
-        keepers = [asyncio.create_task(stack.keep_enclave(slot)) for slot in stack.enclaves.values()]
-        await _until_stopped(stop, stack.supervisor, keepers)
+        await _serve(stack, stop, validators)
     except (ChildFailed, NitroWalletError, ClientError, OSError) as exc:
         print(f"nitro-wallet up: {exc}", file=sys.stderr)
         return 1
@@ -423,6 +423,17 @@ def _layout_fixed(state_dir: Path, split_roles: bool) -> str:
         "The enclave's role is part of its measurement, which the KMS key policy is pinned to: start it as\n"
         "it was created, or use another --state-dir."
     )
+
+
+async def _serve(stack: LocalStack, stop: asyncio.Event, validators: SlashingStore) -> None:
+    """Keep the enclaves running and the slashing tables pruned until `up` is stopped."""
+    keepers = [asyncio.create_task(stack.keep_enclave(slot)) for slot in stack.enclaves.values()]
+    pruner = asyncio.create_task(prune_periodically(validators))
+    try:
+        await _until_stopped(stop, stack.supervisor, keepers)
+    finally:
+        pruner.cancel()
+        await asyncio.gather(pruner, return_exceptions=True)
 
 
 async def _until_stopped(

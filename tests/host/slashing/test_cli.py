@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nitro_wallet.cli.main import main
-from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV, VALIDATOR_DB_FILE
+from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV, VALIDATOR_DB_FILE, open_validator_db
 from support.postgres import PostgresServer
 
 GVR = "0x" + "01" * 32
@@ -141,3 +141,22 @@ def test_a_bad_pubkey_is_a_usage_error(
         main(["slashing", "export", str(tmp_path / "o.json"), "--pubkey", pubkey])
     assert caught.value.code == 2
     assert "a pubkey is 0x and 96 hex digits" in capsys.readouterr().err
+
+
+def test_prune_keeps_the_last_epochs_and_the_marks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = open_validator_db(tmp_path, None)
+    bob = bytes.fromhex(BOB[2:])
+    for target in (1, 2, 10):
+        store.check_and_record_attestation(bob, b"\x01" * 32, target - 1, target, bytes([target]) * 32)
+    store.close()
+    status, answer, _ = run(capsys, "slashing", "prune", "--keep-epochs", "3", "--state-dir", str(tmp_path))
+    assert (status, answer) == (0, {"deleted_blocks": 0, "deleted_attestations": 2})
+    target = tmp_path / "out.json"
+    run(capsys, "slashing", "export", str(target), "--state-dir", str(tmp_path))
+    votes = json.loads(target.read_text())["data"][0]["signed_attestations"]
+    assert max(int(vote["target_epoch"]) for vote in votes) == 10  # the newest record and the marks stay
+    status, _, err = run(capsys, "slashing", "prune", "--keep-epochs", "-1", "--state-dir", str(tmp_path))
+    assert status != 0
+    assert "keep" in err

@@ -5,11 +5,15 @@ what was refused stays refused, what is new is still allowed, and a kept record 
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from nitro_wallet.host.slashing import DEFAULT_KEEP_EPOCHS, Pruned, Rule, SlashingStore, UnsafeToSign, Verdict
 from nitro_wallet.host.slashing import postgres as postgres_module
 from nitro_wallet.host.slashing import sqlite as sqlite_module
+from nitro_wallet.host.slashing.pruning import prune_periodically
 from nitro_wallet.host.slashing.rules import SignedAttestation
 from nitro_wallet.host.slashing.store import SLOTS_PER_EPOCH
 
@@ -119,3 +123,43 @@ def test_the_default_window_keeps_recent_records(store: SlashingStore) -> None:
         SignedAttestation(1 + DEFAULT_KEEP_EPOCHS, 2 + DEFAULT_KEEP_EPOCHS, A),
     ]
     assert alice.blocks == []
+
+
+class _Passes:
+    """The store as `prune_periodically` sees it: the real prune, each pass counted; the first may fail."""
+
+    def __init__(self, store: SlashingStore, *, fail_first: bool) -> None:
+        self.store = store
+        self.fail_next = fail_first
+        self.passes: list[Pruned | None] = []
+        self.second_pass = threading.Event()
+
+    def prune(self, keep_epochs: int = DEFAULT_KEEP_EPOCHS) -> Pruned:
+        try:
+            if self.fail_next:
+                self.fail_next = False
+                self.passes.append(None)
+                raise OSError("the disk is gone")
+            pruned = self.store.prune(keep_epochs)
+            self.passes.append(pruned)
+            return pruned
+        finally:
+            if len(self.passes) == 2:
+                self.second_pass.set()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fail_first", [False, True])
+async def test_up_prunes_at_once_and_again_after_a_failed_pass(
+    store: SlashingStore, fail_first: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    for target in range(1, 12):
+        attest(store, ALICE, target - 1, target)
+    passes = _Passes(store, fail_first=fail_first)
+    task = asyncio.create_task(prune_periodically(passes, interval=0, keep_epochs=3))  # type: ignore[arg-type]
+    await asyncio.to_thread(passes.second_pass.wait)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert history(store)[1] == [8, 9, 10, 11]
+    assert passes.passes[1] == Pruned(blocks=0, attestations=0 if not fail_first else 7)
+    assert ("pruning failed: OSError" in caplog.text) is fail_first
