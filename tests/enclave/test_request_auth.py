@@ -9,6 +9,7 @@ import pytest
 
 from nitro_wallet.enclave.request_auth import (
     MAX_REMEMBERED_NONCES,
+    SEEN_SHARDS,
     ReplayGuard,
     verify_request,
 )
@@ -16,6 +17,7 @@ from nitro_wallet.wire.errors import BadRequest, Denied, NitroWalletError, Overl
 from nitro_wallet.wire.request_auth import (
     MAX_CLOCK_SKEW_SECONDS,
     AuthScheme,
+    canonical_json,
     reference_hmac,
     request_hmac,
 )
@@ -63,6 +65,7 @@ def v1_request(guard: ReplayGuard, clock: ManualClock, **changes: object) -> Non
         "key_id": client["key_id"],
         "operation": client["operation"],
         "payload_text": PAYLOAD,
+        "canonical_payload": None,
         "timestamp": client["timestamp"],
         "nonce": client["nonce"],
         "hmac_hex": mac,
@@ -82,6 +85,7 @@ def reference_request(guard: ReplayGuard, clock: ManualClock, **changes: object)
         "secret": SECRET,
         "key_id": KEY_ID,
         "payload_text": PAYLOAD,
+        "canonical_payload": None,
         "timestamp": timestamp,
         "hmac_hex": reference_hmac(str(changes.get("client_secret", SECRET)), PAYLOAD, mac_timestamp),
         "operation": None,
@@ -162,6 +166,32 @@ def test_reference_vector_verifies_at_its_own_time(guard: ReplayGuard) -> None:
         guard=guard,
         clock=ManualClock(1702632823 + 5),
     )
+
+
+@pytest.mark.parametrize("request_kind", [v1_request, reference_request])
+def test_the_payload_may_come_as_its_canonical_bytes(
+    request_kind: object, guard: ReplayGuard, clock: ManualClock
+) -> None:
+    canonical = canonical_json(PAYLOAD)
+    request_kind(guard, clock, payload_text=None, canonical_payload=canonical)  # type: ignore[operator]
+    tampered = canonical_json(PAYLOAD.replace('"nonce":0', '"nonce":1'))
+    with pytest.raises(Denied, match=r"^HMAC does not match$"):
+        request_kind(guard, clock, payload_text=None, canonical_payload=tampered)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("payloads", [{}, {"payload_text": PAYLOAD, "canonical_payload": b"{}"}])
+def test_exactly_one_form_of_the_payload_is_taken(payloads: dict[str, object], guard: ReplayGuard) -> None:
+    arguments: dict[str, object] = {
+        "scheme": AuthScheme.REFERENCE,
+        "secret": SECRET,
+        "key_id": KEY_ID,
+        "timestamp": NOW,
+        "hmac_hex": reference_hmac(SECRET, PAYLOAD, NOW),
+        "guard": guard,
+        "clock": ManualClock(),
+    }
+    with pytest.raises(TypeError, match="exactly one"):
+        verify_request(**(arguments | payloads))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("request_kind", [v1_request, reference_request])
@@ -292,6 +322,21 @@ def test_expired_entries_are_dropped_and_memory_does_not_grow(guard: ReplayGuard
         for index in range(50):
             v1_request(guard, clock, timestamp=int(clock.now), nonce=nonce(round_ * 100 + index))
         assert len(guard) == 50  # the previous round's 50 left the window and were dropped
+
+
+def test_many_nonces_are_each_remembered_once_and_all_forgotten_together(guard: ReplayGuard) -> None:
+    """Enough nonces to land in every one of the guard's sets (SEEN_SHARDS), several times over."""
+    clock = ManualClock(NOW)
+    count = SEEN_SHARDS * 16
+    for index in range(count):
+        v1_request(guard, clock, nonce=nonce(index))
+    assert len(guard) == count
+    for index in range(0, count, 7):
+        with pytest.raises(Denied, match=r"^nonce already used$"):
+            v1_request(guard, clock, nonce=nonce(index))
+    clock.now = NOW + W + 1
+    v1_request(guard, clock, timestamp=int(clock.now), nonce=nonce(count))
+    assert len(guard) == 1
 
 
 def test_replay_after_the_window_is_refused_by_the_window(guard: ReplayGuard) -> None:

@@ -422,6 +422,27 @@ def test_edited_policy_is_refused(rig: Rig) -> None:
         rig.sign(widened, SignOperation.UNSAFE_DIGEST, {"digest": "0x" + "33" * 32})
 
 
+def test_the_payload_is_read_once_for_the_hmac_and_the_signature(rig: Rig) -> None:
+    """Re-spaced, re-ordered text with the numbers written as JSON numbers, fractions included: the MAC over
+    its canonical form verifies and the transaction signed is the one the text means."""
+    key = rig.import_key()
+    text = (
+        ' { "value" : 10000000000000000 , "type":2,"to":"' + TO + '", "nonce":7.0,'
+        ' "maxPriorityFeePerGas":1E9, "maxFeePerGas":30000000000, "gas":21000, "chainId":1 } '
+    )
+    signed = rig.sign(key, SignOperation.TRANSACTION, text)
+    expected = Account.sign_transaction(tx1559(), KEY).raw_transaction.to_0x_hex()
+    assert signed["raw_transaction"] == expected
+
+
+def test_a_number_longer_than_python_reads_as_an_int_is_a_bad_request(rig: Rig) -> None:
+    key = rig.import_key()
+    text = json.dumps(tx1559()).replace('"value": 10000000000000000', '"value": 1' + "0" * 5000)
+    with pytest.raises(BadRequest) as error:
+        rig.sign(key, SignOperation.TRANSACTION, text)
+    assert error.value.field == "value"
+
+
 def test_bad_payloads_name_the_field(rig: Rig) -> None:
     key = rig.import_key()
     with pytest.raises(BadRequest) as error:

@@ -19,6 +19,7 @@ from nitro_wallet.transport.address import Address, TcpAddress, UnixAddress, Vso
 from nitro_wallet.transport.streams import (
     UNIX_SOCKET_MODE,
     ConnectionClosed,
+    FrameBatch,
     bound_address,
     close_stream,
     open_stream,
@@ -175,6 +176,70 @@ async def test_concurrent_writers_never_interleave(listen_address: Address) -> N
         await asyncio.gather(*(send(tag) for tag in range(20)))
         received = sorted(await receiving, key=len)
         assert received == [bytes([tag]) * (100_000 + tag) for tag in range(20)]
+        await close_stream(writer)
+
+
+class RecordingStream:
+    """A StreamWriter's write side that records each write, with a transport that can be closing."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.transport = self
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+async def end_of_pass() -> None:
+    """Returns once the callbacks already scheduled on the loop have run (they run in order)."""
+    reached = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(reached.set_result, None)
+    await reached
+
+
+async def test_a_frame_batch_writes_the_frames_of_one_pass_in_one_call() -> None:
+    recorder = RecordingStream()
+    batch = FrameBatch(recorder)  # type: ignore[arg-type]
+    batch.send(b"one")
+    batch.send(b"two")
+    assert recorder.writes == []
+    await end_of_pass()
+    assert recorder.writes == [b"\x00\x00\x00\x03one\x00\x00\x00\x03two"]
+    batch.send(b"three")
+    batch.flush()  # at once, when asked
+    await end_of_pass()
+    assert recorder.writes[1:] == [b"\x00\x00\x00\x05three"]
+
+
+async def test_a_frame_batch_refuses_a_bad_body_before_queueing_and_writes_nothing_once_closing() -> None:
+    recorder = RecordingStream()
+    batch = FrameBatch(recorder)  # type: ignore[arg-type]
+    with pytest.raises(FrameTooLarge):
+        batch.send(b"\x00" * (MAX_FRAME_BYTES + 1))
+    with pytest.raises(BadFrame):
+        batch.send(b"")
+    batch.send(b"late")
+    recorder.closing = True
+    await end_of_pass()
+    assert recorder.writes == []
+
+
+async def test_batched_frames_from_many_tasks_arrive_whole(listen_address: Address) -> None:
+    async with echo_server(listen_address) as (_, address), asyncio.timeout(GUARD_SECONDS):
+        reader, writer = await open_stream(address)
+        batch = FrameBatch(writer)
+
+        async def send(tag: int) -> None:
+            batch.send(bytes([tag]) * (1000 + tag))
+            await writer.drain()
+
+        await asyncio.gather(*(send(tag) for tag in range(50)))
+        received = sorted([await read_frame(reader) for _ in range(50)], key=len)
+        assert received == [bytes([tag]) * (1000 + tag) for tag in range(50)]
         await close_stream(writer)
 
 

@@ -6,6 +6,7 @@ Malformed bodies are built with cbor2 directly, independently of `encode`.
 from __future__ import annotations
 
 import datetime
+import enum
 from typing import Any
 
 import cbor2
@@ -119,6 +120,37 @@ plain = st.recursive(
 def test_any_plain_params_round_trip(request_id: int, params: dict[str, Any]) -> None:
     request = Request(request_id, "m", params)
     assert decode(encode(request)) == request
+
+
+class Flag(enum.IntEnum):
+    ON = 1
+
+
+class Word(enum.StrEnum):
+    SIGN = "sign"
+
+
+def test_subclasses_of_plain_types_are_encoded_as_their_base() -> None:
+    request = Request(1, "m", {"flag": Flag.ON, "word": Word.SIGN, "items": (Flag.ON, Word.SIGN)})
+    assert decode(encode(request)) == Request(1, "m", {"flag": 1, "word": "sign", "items": [1, "sign"]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(params=st.dictionaries(st.text(max_size=8), plain, min_size=1, max_size=5), data=st.data())
+def test_one_unencodable_value_anywhere_is_refused_by_its_path(params: dict[str, Any], data: Any) -> None:
+    """However deep a bad value sits among plain ones, encode refuses it and names where it is."""
+    path, container, key = "params", params, data.draw(st.sampled_from(sorted(params)))
+    while isinstance(container[key], dict | list) and container[key] and data.draw(st.booleans()):
+        path += f".{key}" if isinstance(container, dict) else f"[{key}]"
+        container = container[key]
+        key = data.draw(
+            st.sampled_from(sorted(container) if isinstance(container, dict) else range(len(container)))
+        )
+    path += f".{key}" if isinstance(container, dict) else f"[{key}]"
+    container[key] = {1, 2}
+    with pytest.raises(BadFrame) as refused:
+        encode(Request(1, "m", params))
+    assert refused.value.field == path[:MAX_FIELD_CHARS]
 
 
 # ---- malformed bodies --------------------------------------------------------------------------------

@@ -26,9 +26,13 @@ from nitro_wallet.wire.request_auth import (
     NONCE_MAX_CHARS,
     NONCE_MIN_CHARS,
     AuthScheme,
+    canonical_encode,
     canonical_json,
+    decode_exact,
     reference_hmac,
+    reference_hmac_canonical,
     request_hmac,
+    request_hmac_canonical,
 )
 
 SECRET = "9779d2b8f0bc495b1691ce1a2baf800453e18a58d4eea8bf1fe996a0ab291dba"
@@ -432,6 +436,32 @@ def test_v1_binds_every_part() -> None:
     assert (
         v1(payload_text=" " + EXAMPLE_PAYLOAD.replace(",", " , ")) == EXAMPLE_MAC
     )  # only the meaning counts
+
+
+def test_the_canonical_forms_give_the_same_macs_as_the_text(vectors: Path) -> None:
+    """What the host and the enclave use once they have decoded the payload for their own reasons."""
+    for case in load_vectors(vectors):
+        text, timestamp = str(case["transaction_payload_serialized"]), int(str(case["timestamp"]))
+        canonical = canonical_encode(decode_exact(REWRITTEN_VECTOR_PAYLOADS[str(case["name"])]))
+        assert reference_hmac_canonical(str(case["secret"]), canonical, timestamp) == case["hmac"]
+        assert reference_hmac(str(case["secret"]), text, timestamp) == case["hmac"]
+    canonical = canonical_json(" " + EXAMPLE_PAYLOAD.replace(",", " , "))
+    assert (
+        request_hmac_canonical(SECRET, canonical, TIMESTAMP, NONCE, key_id=KEY_ID, operation=OPERATION)
+        == EXAMPLE_MAC
+    )
+
+
+def test_the_canonical_forms_check_the_other_parts_as_the_text_forms_do() -> None:
+    canonical = canonical_json(EXAMPLE_PAYLOAD)
+    with pytest.raises(BadRequest) as refused:
+        request_hmac_canonical(SECRET, canonical, TIMESTAMP, "short", key_id=KEY_ID, operation=OPERATION)
+    assert refused.value.field == "nonce"
+    with pytest.raises(BadRequest) as refused:
+        reference_hmac_canonical("", canonical, TIMESTAMP)
+    assert refused.value.field == "secret"
+    with pytest.raises(TypeError):
+        reference_hmac_canonical(SECRET, EXAMPLE_PAYLOAD, TIMESTAMP)  # type: ignore[arg-type]  # text, not bytes
 
 
 def test_v1_and_reference_macs_differ_on_the_same_inputs() -> None:

@@ -29,13 +29,19 @@ from nitro_wallet.wire.request_auth import (
     MAX_CLOCK_SKEW_SECONDS,
     AuthScheme,
     reference_hmac,
+    reference_hmac_canonical,
     request_hmac,
+    request_hmac_canonical,
 )
 
 # A nonce is remembered until its timestamp leaves the window: at most 2 * 60 s after it arrives, ~60 s
 # for a client with a good clock. 5,000 requests/s (the throughput target) for 120 s is 600,000 entries;
 # at ~90 bytes each (a 16-byte digest in a set and in an expiry bucket) the bound costs ~90 MB when full.
 MAX_REMEMBERED_NONCES = 1_000_000
+# The digests are spread over this many sets (by their first byte), so that no set grows past ~1/64 of
+# the guard: a set that outgrows its table rehashes every entry at once, ~25 ms for 300,000 of them, a
+# pause every signature waiting behind it would share; 64 smaller sets pause ~0.5 ms each instead.
+SEEN_SHARDS = 64
 
 Clock = Callable[[], float]
 _HEX_DIGITS = frozenset("0123456789abcdef")
@@ -58,14 +64,15 @@ class ReplayGuard:
         self.capacity = capacity
         self.window_seconds = window_seconds
         self._lock = threading.Lock()
-        self._seen: set[bytes] = set()
+        self._seen: list[set[bytes]] = [set() for _ in range(SEEN_SHARDS)]  # by the digest's first byte
+        self._count = 0  # digests in all of _seen
         self._buckets: dict[int, list[bytes]] = {}  # expiry second -> digests expiring then
         self._expiries: list[int] = []  # heap of the keys of _buckets
         self._latest_now = 0  # the latest `now` given, in seconds since the epoch
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._seen)
+            return self._count
 
     def __repr__(self) -> str:
         return f"ReplayGuard(remembered={len(self)}, capacity={self.capacity})"
@@ -87,15 +94,17 @@ class ReplayGuard:
                     f"at most {self.window_seconds} s is allowed",
                     field="timestamp",
                 )
-            if digest in self._seen:
+            seen = self._seen[digest[0] % SEEN_SHARDS]
+            if digest in seen:
                 raise Denied("nonce already used", field="nonce")
-            if len(self._seen) >= self.capacity:
+            if self._count >= self.capacity:
                 raise Overloaded(
                     f"replay guard is full ({self.capacity} unexpired nonces); new nonces are refused "
                     f"until older ones leave the {self.window_seconds} s window",
                     field="nonce",
                 )
-            self._seen.add(digest)
+            seen.add(digest)
+            self._count += 1
             bucket = self._buckets.get(expiry)
             if bucket is None:
                 self._buckets[expiry] = bucket = []
@@ -104,8 +113,11 @@ class ReplayGuard:
 
     def _forget_expired(self) -> None:
         while self._expiries and self._expiries[0] < self._latest_now:
-            for digest in self._buckets.pop(heapq.heappop(self._expiries)):
-                self._seen.discard(digest)
+            expired = self._buckets.pop(heapq.heappop(self._expiries))
+            seen, shards = self._seen, SEEN_SHARDS
+            for digest in expired:
+                seen[digest[0] % shards].discard(digest)
+            self._count -= len(expired)
 
 
 def check_timestamp(timestamp: int, now: int) -> None:
@@ -132,24 +144,34 @@ def _check_hmac(expected: str, given: str) -> None:
         raise Denied("HMAC does not match", field="hmac")
 
 
+def _text(payload_text: str | None) -> str:
+    if payload_text is None:
+        raise TypeError("give exactly one of payload_text and canonical_payload")
+    return payload_text
+
+
 def verify_request(
     *,
     scheme: AuthScheme,
     secret: str,
     key_id: str,
-    payload_text: str,
     timestamp: int,
     hmac_hex: str,
     guard: ReplayGuard,
+    payload_text: str | None = None,
+    canonical_payload: bytes | None = None,
     operation: str | None = None,
     nonce: str | None = None,
     clock: Clock = time.time,
 ) -> None:
     """Return if the request is authentic and fresh; raise Denied (or BadRequest, Overloaded) otherwise.
 
-    `operation` and `nonce` belong to v1 and must be None for the reference scheme, which binds neither
-    them nor `key_id`.
+    The payload comes as its text or, when the caller has decoded it already, as its canonical bytes
+    (`canonical_encode`): exactly one of `payload_text` and `canonical_payload`. `operation` and `nonce`
+    belong to v1 and must be None for the reference scheme, which binds neither them nor `key_id`.
     """
+    if (payload_text is None) == (canonical_payload is None):
+        raise TypeError("give exactly one of payload_text and canonical_payload")
     try:
         scheme = AuthScheme(scheme)
     except ValueError:
@@ -160,11 +182,21 @@ def verify_request(
         for name, value in (("operation", operation), ("nonce", nonce)):
             if value is not None:
                 raise BadRequest(f"the reference scheme has no {name}", field=name)
-        _check_hmac(reference_hmac(secret, payload_text, timestamp), hmac_hex)
+        if canonical_payload is not None:
+            expected = reference_hmac_canonical(secret, canonical_payload, timestamp)
+        else:
+            expected = reference_hmac(secret, _text(payload_text), timestamp)
+        _check_hmac(expected, hmac_hex)
         return
     if operation is None or nonce is None:
         missing = "operation" if operation is None else "nonce"
         raise BadRequest(f"{missing} is required by the v1 scheme", field=missing)
-    expected = request_hmac(secret, payload_text, timestamp, nonce, key_id=key_id, operation=operation)
+    if canonical_payload is not None:
+        expected = request_hmac_canonical(
+            secret, canonical_payload, timestamp, nonce, key_id=key_id, operation=operation
+        )
+    else:
+        text = _text(payload_text)
+        expected = request_hmac(secret, text, timestamp, nonce, key_id=key_id, operation=operation)
     _check_hmac(expected, hmac_hex)
     guard.remember(key_id, nonce, timestamp, now)

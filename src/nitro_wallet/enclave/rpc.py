@@ -23,11 +23,11 @@ from typing import Any
 from nitro_wallet.transport.address import Address
 from nitro_wallet.transport.streams import (
     ConnectionClosed,
+    FrameBatch,
     bound_address,
     close_stream,
     read_frame,
     start_server,
-    write_frame,
 )
 from nitro_wallet.wire.errors import BadFrame, FrameTooLarge, InternalError, NitroWalletError, Overloaded
 from nitro_wallet.wire.messages import Message, Request, Response, decode, encode, error_reply
@@ -123,6 +123,7 @@ class _Connection:
         self._handler = handler
         self._max_in_flight = max_in_flight
         self._requests: set[asyncio.Task[None]] = set()
+        self._replies = FrameBatch(writer)  # replies finished close together leave together
 
     def abort(self) -> None:
         """Drop the connection now, unsent replies and all; `run` then returns."""
@@ -137,6 +138,7 @@ class _Connection:
             for task in self._requests:
                 task.cancel()
             await asyncio.gather(*self._requests, return_exceptions=True)
+            self._replies.flush()  # a last frame_too_large reply, say
             await close_stream(self._writer)
 
     async def _read_loop(self) -> None:
@@ -186,12 +188,12 @@ class _Connection:
     async def _send(self, message: Message) -> None:
         try:
             body = encode(message)
-            write_frame(self._writer, body)
+            self._replies.send(body)
         except FrameTooLarge as exc:
-            write_frame(self._writer, encode(error_reply(message.id, exc)))
+            self._replies.send(encode(error_reply(message.id, exc)))
         except BadFrame as exc:
             # Only a handler's result can fail here: a bug in the enclave, not the host's fault.
             log.error("request %s returned an unencodable result (field %s)", message.id, exc.field)
-            write_frame(self._writer, encode(error_reply(message.id, InternalError("internal error"))))
+            self._replies.send(encode(error_reply(message.id, InternalError("internal error"))))
         with contextlib.suppress(ConnectionError):  # the read loop sees the loss too, and closes
             await self._writer.drain()

@@ -102,7 +102,7 @@ class Wallet:
                 scheme=AuthScheme(params.scheme),
                 secret=secret,
                 key_id=params.key_id,
-                payload_text=params.payload,
+                canonical_payload=prepared.canonical_payload,
                 timestamp=params.timestamp,
                 hmac_hex=params.hmac,
                 guard=self._guard,

@@ -3,6 +3,7 @@
 The connection opens on the first call. A background task reads replies and hands each to the call
 waiting on its id (ids increase monotonically per channel); a reply for a call that already timed out is
 dropped. Losing the connection fails every pending call with Unavailable; the next call reconnects.
+Requests made close together (in one pass of the event loop) leave in one write (`FrameBatch`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 from nitro_wallet.transport.address import Address, parse_address
 from nitro_wallet.transport.streams import (
     ConnectionClosed,
+    FrameBatch,
     close_stream,
     open_stream,
     read_frame,
-    write_frame,
 )
 from nitro_wallet.wire.errors import BadFrame, FrameTooLarge, Timeout, Unavailable, error_from_code
 from nitro_wallet.wire.frames import check_body_length
@@ -38,6 +39,7 @@ class _Link:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    requests: FrameBatch
     pending: dict[int, asyncio.Future[Reply]] = field(default_factory=dict)
     lost: str | None = None  # why the connection is gone, once it is
     reader_task: asyncio.Task[None] | None = None
@@ -101,7 +103,7 @@ class EnclaveChannel:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         link.pending[request_id] = future
         try:
-            write_frame(link.writer, body)
+            link.requests.send(body)
             await link.writer.drain()
             return await future
         except ConnectionError as exc:
@@ -115,6 +117,9 @@ class EnclaveChannel:
                 future.exception()  # retrieved: the error is raised above, not logged at collection
 
     async def _connect(self) -> _Link:
+        link = self._link
+        if link is not None and not self._closed:  # connected: no lock to take
+            return link
         async with self._connecting:
             if self._closed:
                 raise Unavailable("the channel is closed")
@@ -125,7 +130,7 @@ class EnclaveChannel:
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 raise Unavailable(f"cannot connect to the enclave at {self._address}: {reason}") from None
-            link = _Link(reader, writer)
+            link = _Link(reader, writer, FrameBatch(writer))
             link.reader_task = asyncio.create_task(self._read_replies(link))
             self._readers.add(link.reader_task)
             link.reader_task.add_done_callback(self._readers.discard)

@@ -18,6 +18,7 @@ from nitro_wallet.transport.address import Address, TcpAddress, UnixAddress, Vso
 from nitro_wallet.wire.frames import HEADER, decode_header, encode_frame
 
 UNIX_SOCKET_MODE = 0o600  # only the owner (the host process's user) may connect
+MAX_BATCH_DELAY_SECONDS = 0.0005  # how long a FrameBatch may hold a frame while it works on others
 
 ClientConnected = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -60,6 +61,42 @@ def write_frame(writer: asyncio.StreamWriter, body: bytes) -> None:
     """Queue header and body in ONE write, so frames from concurrent tasks never interleave.
     Raises FrameTooLarge or BadFrame before writing anything. Callers await `writer.drain()`."""
     writer.write(encode_frame(body))
+
+
+class FrameBatch:
+    """Frames queued during one pass of the event loop and written at its end, in one call, or as soon as
+    the oldest has waited MAX_BATCH_DELAY_SECONDS.
+
+    Under load many tasks answer or ask in the same pass; writing each frame on its own costs one send()
+    here and one wake-up there per frame. But a pass can be long (a burst of requests, each worked on in
+    turn), and a frame held to its end idles the peer that could already work on it: hence the bound.
+    Whole frames are joined, so they never interleave. Nothing is written once the transport is closing
+    (the reader sees the loss and fails what was pending).
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._frames: list[bytes] = []
+        self._opened = 0.0  # the loop's time when the oldest queued frame was queued
+
+    def send(self, body: bytes) -> None:
+        """Queue one frame. Raises FrameTooLarge or BadFrame before queueing anything. Callers await
+        `writer.drain()` as for `write_frame`."""
+        frame = encode_frame(body)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._frames:
+            self._opened = now
+            loop.call_soon(self.flush)
+        self._frames.append(frame)
+        if now - self._opened >= MAX_BATCH_DELAY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued now (it is written at the end of the pass anyway)."""
+        frames, self._frames = self._frames, []
+        if frames and not self._writer.transport.is_closing():
+            self._writer.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
 
 async def open_stream(address: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

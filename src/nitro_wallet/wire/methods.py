@@ -12,7 +12,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from types import MappingProxyType
-from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, NamedTuple, Self, Union, get_args, get_origin, get_type_hints
 
 from nitro_wallet.wire.errors import BadRequest
 
@@ -41,13 +41,39 @@ def _check_type(name: str, value: object, hint: object) -> None:
         raise BadRequest(f"{name} must be {getattr(hint, '__name__', hint)}", field=name)
 
 
+class _Field(NamedTuple):
+    name: str
+    hint: object
+    required: bool
+    exact: frozenset[type]  # types accepted at a glance; anything else goes through `_check_type`
+
+
+def _exact_types(hint: object) -> frozenset[type]:
+    """The types `_check_type` accepts for `hint` by their type alone (none for maps: their items count)."""
+    if get_origin(hint) in (Union, types.UnionType):
+        return frozenset().union(*(_exact_types(option) for option in get_args(hint)))
+    return frozenset({hint}) if isinstance(hint, type) and get_origin(hint) is None else frozenset()
+
+
+class _Schema(NamedTuple):
+    names: frozenset[str]
+    fields: tuple[_Field, ...]
+
+
 @functools.cache
-def _schema(cls: type) -> dict[str, tuple[object, bool]]:
+def _schema(cls: type) -> _Schema:
     """Each field's type hint and whether it is required, once per class (get_type_hints is slow)."""
     hints = get_type_hints(cls)
-    return {
-        f.name: (hints[f.name], f.default is MISSING and f.default_factory is MISSING) for f in fields(cls)
-    }
+    fields_ = tuple(
+        _Field(
+            f.name,
+            hints[f.name],
+            f.default is MISSING and f.default_factory is MISSING,
+            _exact_types(hints[f.name]),
+        )
+        for f in fields(cls)
+    )
+    return _Schema(frozenset(f.name for f in fields_), fields_)
 
 
 class WireType:
@@ -56,20 +82,23 @@ class WireType:
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Self:
         schema = _schema(cls)  # type: ignore[arg-type]  # classes are hashable; mypy cannot see it for type[Self]
-        unknown = sorted(set(data) - schema.keys())
-        if unknown:
+        if not schema.names.issuperset(data):
+            unknown = sorted(set(data) - schema.names)
             raise BadRequest(f"unknown field {unknown[0]!r}", field=str(unknown[0]))
         values: dict[str, Any] = {}
-        for name, (hint, required) in schema.items():
+        for name, hint, required, exact in schema.fields:
             if name in data:
-                _check_type(name, data[name], hint)
-                values[name] = data[name]
+                value = data[name]
+                if type(value) not in exact:
+                    _check_type(name, value, hint)
+                values[name] = value
             elif required:
                 raise BadRequest(f"missing field {name!r}", field=name)
         return cls(**values)
 
     def to_wire(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        fields_ = _schema(type(self)).fields  # type: ignore[arg-type]  # hashable, as in parse
+        return {f.name: getattr(self, f.name) for f in fields_}
 
 
 def check_length(name: str, value: bytes | None, high: int, *, low: int = 0) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from eth_utils import keccak
 
 from nitro_wallet.host.store.sqlite import SqliteKeyStore
-from nitro_wallet.wire.request_auth import reference_hmac, request_hmac
+from nitro_wallet.wire.request_auth import MAX_PAYLOAD_BYTES, reference_hmac, request_hmac
 from support.eth_examples import EIP712_MAIL
 
 pytestmark = pytest.mark.anyio
@@ -278,6 +279,40 @@ async def test_a_disabled_key_signs_nothing(client: httpx.AsyncClient, key: dict
     assert response.json()["error"] == {"code": "denied", "message": "key is disabled", "field": "key_id"}
     assert (await client.post(f"/v1/keys/{key['key_id']}/enable")).status_code == 200
     assert (await client.post(f"/v1/keys/{key['key_id']}/sign/message", json=body)).status_code == 200
+
+
+async def test_a_key_disabled_after_it_signed_signs_nothing_from_the_next_request(
+    client: httpx.AsyncClient, key: dict[str, Any], store: SqliteKeyStore
+) -> None:
+    """The store remembers records it read: a change must still take effect at once, whoever makes it."""
+    body = {"payload": {"message": "x", "encoding": "utf8"}, "secret": SECRET}
+    path = f"/v1/keys/{key['key_id']}/sign/message"
+    assert (await client.post(path, json=body)).status_code == 200
+    other = sqlite3.connect(store.path, isolation_level=None)  # another process's connection, say
+    try:
+        other.execute("UPDATE keys SET disabled = 1 WHERE key_id = ?", (key["key_id"],))
+        assert (await client.post(path, json=body)).status_code == 403
+        other.execute("UPDATE keys SET disabled = 0 WHERE key_id = ?", (key["key_id"],))
+        assert (await client.post(path, json=body)).status_code == 200
+        other.execute("DELETE FROM api_keys")  # every API key revoked: this client's too
+        response = await client.post(path, json=body)
+        assert response.status_code == 401
+    finally:
+        other.close()
+
+
+async def test_a_payload_above_max_payload_bytes_is_400_in_either_form(
+    client: httpx.AsyncClient, key: dict[str, Any]
+) -> None:
+    payload = {"message": "x" * MAX_PAYLOAD_BYTES, "encoding": "utf8"}
+    path = f"/v1/keys/{key['key_id']}/sign/message"
+    for body in (
+        {"payload": payload, "secret": SECRET},
+        {"payload": payload, "auth": {"timestamp": int(time.time()), "nonce": "n" * 16, "hmac": "0" * 64}},
+    ):
+        response = await client.post(path, json=body)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["field"] == "payload"
 
 
 async def test_a_missing_key_is_404(client: httpx.AsyncClient) -> None:

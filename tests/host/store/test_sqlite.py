@@ -41,7 +41,7 @@ from nitro_wallet.host.store.records import (
     MAX_TAGS,
     SHA256_BYTES,
 )
-from nitro_wallet.host.store.sqlite import MAX_CURSOR_CHARS, SCHEMA_VERSION
+from nitro_wallet.host.store.sqlite import MAX_CURSOR_CHARS, MAX_REMEMBERED_RECORDS, SCHEMA_VERSION
 
 CREATED_AT = 1_700_000_000
 THREADS = 8
@@ -562,3 +562,69 @@ def test_another_process_sees_committed_writes(store: SqliteKeyStore, path: Path
         [sys.executable, "-c", child, str(path), key(1).key_id, key(1).address], check=True, timeout=60
     )
     assert store.get_key("from-child") == KeyRecord("from-child", "0x1", b"p", "ref", b"blob", 1)
+
+
+# reads by id are remembered only while the file is unchanged
+
+
+def test_a_remembered_key_is_read_again_after_this_store_disables_or_deletes_it(
+    store: SqliteKeyStore,
+) -> None:
+    store.add_key(key(1))
+    assert store.get_key(key(1).key_id) == key(1)
+    store.set_disabled(key(1).key_id, True)
+    assert store.get_key(key(1).key_id) == key(1, disabled=True)
+    store.replace_sealed(key(1).key_id, old_blob=key(1).blob, data_key_ref="cd" * 16, blob=b"rewrapped")
+    assert store.get_key(key(1).key_id) == key(1, disabled=True, data_key_ref="cd" * 16, blob=b"rewrapped")
+    assert store.delete_key(key(1).key_id)
+    assert store.get_key(key(1).key_id) is None
+
+
+def test_a_change_committed_by_another_connection_is_seen_at_the_next_read(path: Path) -> None:
+    store = SqliteKeyStore(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        store.add_key(key(1))
+        store.add_api_key(api_key())
+        assert store.get_key(key(1).key_id) == key(1)
+        assert store.get_api_key("apikey01") == api_key()
+        other.execute("UPDATE keys SET disabled = 1 WHERE key_id = ?", (key(1).key_id,))
+        assert store.get_key(key(1).key_id) == key(1, disabled=True)
+        other.execute("DELETE FROM api_keys WHERE key_id = 'apikey01'")  # a revoked API key
+        assert store.get_api_key("apikey01") is None
+        other.execute("DELETE FROM keys WHERE key_id = ?", (key(1).key_id,))
+        assert store.get_key(key(1).key_id) is None
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_key_revoked_by_another_process_is_refused_at_once(store: SqliteKeyStore, path: Path) -> None:
+    store.add_api_key(api_key())
+    assert store.get_api_key("apikey01") == api_key()
+    child = (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute(\"DELETE FROM api_keys WHERE key_id = 'apikey01'\")\n"
+        "db.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", child, str(path)], check=True, timeout=60)
+    assert store.get_api_key("apikey01") is None
+
+
+def test_changing_a_returned_record_changes_no_later_read(store: SqliteKeyStore) -> None:
+    store.add_key(key(1, tags={"team": "a"}))
+    first = store.get_key(key(1).key_id)
+    assert first is not None
+    first.tags["team"] = "b"
+    assert store.get_key(key(1).key_id) == key(1, tags={"team": "a"})
+
+
+def test_at_most_max_remembered_records_are_kept(store: SqliteKeyStore) -> None:
+    count = MAX_REMEMBERED_RECORDS + 1
+    for n in range(count):
+        store.add_api_key(api_key(f"apikey{n:06d}"))
+    for n in range(count):
+        assert store.get_api_key(f"apikey{n:06d}") == api_key(f"apikey{n:06d}")
+    assert len(store._remembered) <= MAX_REMEMBERED_RECORDS
+    assert store.get_api_key("apikey000000") == api_key("apikey000000")

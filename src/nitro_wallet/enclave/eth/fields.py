@@ -46,6 +46,7 @@ MAX_ACCESS_LIST_ADDRESSES = 1024
 MAX_ACCESS_LIST_STORAGE_KEYS = 4096  # across the whole list: 4096 * 33 bytes is about geth's 128 KiB
 
 ALIASES: Mapping[str, str] = {"gas": "gasLimit", "data": "input"}  # canonical name -> accepted alias
+_CANONICAL_NAMES: Mapping[str, str] = {alias: name for name, alias in ALIASES.items()}
 
 _DECIMAL_DIGITS = re.compile(r"[0-9]+")  # [0-9], not \d: \d also matches non-ASCII digits
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
@@ -183,7 +184,11 @@ def checksum_address(raw: bytes) -> str:
     """EIP-55: a hex letter is upper case where the keccak of the lower-case hex has a nibble >= 8."""
     lower = raw.hex()
     hashed = keccak256(lower.encode("ascii")).hex()
-    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(lower, hashed, strict=False))
+    # In ASCII the hex digits 8-9 and a-f sort at or after "8", and 0-7 before it.
+    chosen = [
+        up if nibble >= "8" else low for low, up, nibble in zip(lower, lower.upper(), hashed, strict=False)
+    ]
+    return "0x" + "".join(chosen)
 
 
 def hex_bytes(value: object, field: str, *, max_bytes: int) -> bytes:
@@ -246,6 +251,13 @@ def access_list(value: object, field: str) -> tuple[AccessListEntry, ...]:
     return tuple(entries)
 
 
+_CHAIN_ID = partial(quantity, bits=CHAIN_ID_BITS)
+_NONCE = partial(quantity, bits=NONCE_BITS)
+_GAS = partial(quantity, bits=GAS_BITS)
+_FEE = partial(quantity, bits=FEE_BITS)
+_DATA = partial(hex_bytes, max_bytes=MAX_DATA_BYTES)
+
+
 class TransactionFields:
     """One transaction payload, read by canonical field name.
 
@@ -261,21 +273,23 @@ class TransactionFields:
 
     def names(self) -> frozenset[str]:
         """The canonical names present, aliases folded in, "type" left out."""
-        canonical = {alias: name for name, alias in ALIASES.items()}
-        return frozenset(canonical.get(key, key) for key in self._payload if key != "type")
+        return frozenset([_CANONICAL_NAMES.get(key, key) for key in self._payload if key != "type"])
 
     def has(self, name: str) -> bool:
         return name in self._payload or ALIASES.get(name, name) in self._payload
 
     def read(self, name: str, parse: Callable[[object, str], T]) -> T:
+        payload = self._payload
         alias = ALIASES.get(name)
-        spellings = [key for key in (name, alias) if key is not None and key in self._payload]
-        if not spellings:
-            raise BadRequest(f"{name} is required", field=name)
-        parsed = [parse(self._payload[key], key) for key in spellings]
-        if len(parsed) == 2 and parsed[0] != parsed[1]:
+        if alias is None or alias not in payload:  # one spelling at most: the common case
+            if name not in payload:
+                raise BadRequest(f"{name} is required", field=name)
+            return parse(payload[name], name)
+        aliased_only = name not in payload
+        parsed = parse(payload[alias], alias) if aliased_only else parse(payload[name], name)
+        if not aliased_only and parsed != parse(payload[alias], alias):
             raise BadRequest(f"{name} and {alias} are both given and differ", field=alias)
-        return parsed[0]
+        return parsed
 
     def chain_id(self) -> int:
         if not self.has("chainId"):
@@ -283,19 +297,19 @@ class TransactionFields:
                 "chainId is required: signatures without replay protection (pre-EIP-155) are refused",
                 field="chainId",
             )
-        chain_id = self.read("chainId", partial(quantity, bits=CHAIN_ID_BITS))
+        chain_id = self.read("chainId", _CHAIN_ID)
         if chain_id == 0:
             raise BadRequest("chainId must be at least 1 (EIP-155 replay protection)", field="chainId")
         return chain_id
 
     def nonce(self) -> int:
-        return self.read("nonce", partial(quantity, bits=NONCE_BITS))
+        return self.read("nonce", _NONCE)
 
     def gas(self) -> int:
-        return self.read("gas", partial(quantity, bits=GAS_BITS))
+        return self.read("gas", _GAS)
 
     def fee(self, name: str) -> int:
-        return self.read(name, partial(quantity, bits=FEE_BITS))
+        return self.read(name, _FEE)
 
     def fee_caps(self) -> tuple[int, int]:
         """(maxPriorityFeePerGas, maxFeePerGas) of an EIP-1559 fee market transaction."""
@@ -327,7 +341,7 @@ class TransactionFields:
     def data(self) -> bytes:
         if not self.has("data"):
             return b""
-        return self.read("data", partial(hex_bytes, max_bytes=MAX_DATA_BYTES))
+        return self.read("data", _DATA)
 
     def access_list(self) -> tuple[AccessListEntry, ...]:
         if "accessList" not in self._payload:

@@ -3,16 +3,20 @@
 `prepare(operation, payload_text)` turns one request of `wire.wallet.SignOperation` into a `Prepared`: the
 32-byte digest (always computed in the enclave from typed data, never taken from the client, except by the
 two operations that sign a given hash and are named for it), the policy flag it needs, the chain it is for
-(None when the payload names none), and `finish`, which turns the signature into the result's text fields.
+(None when the payload names none), `finish`, which turns the signature into the result's text fields, and
+the payload's canonical JSON, which the request's HMAC covers.
+
+The payload text is decoded once, strictly (`wire.request_auth.decode_exact`: duplicate keys, NaN, lone
+surrogates and excess nesting refused): its canonical bytes come from that value, and so does the typed
+data the digest is computed from, so the MAC and the signature are over one reading of the text.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NoReturn
+from typing import NamedTuple
 
 from nitro_wallet.enclave.eth.authorization import parse_authorization
 from nitro_wallet.enclave.eth.fields import CHAIN_ID_BITS, ValueUnit, address, hex_bytes, members, quantity
@@ -24,6 +28,7 @@ from nitro_wallet.enclave.eth.typed_data import parse_typed_data
 from nitro_wallet.enclave.eth.userop import parse_user_operation, user_op_hash
 from nitro_wallet.wire.errors import BadRequest
 from nitro_wallet.wire.policy import Operation
+from nitro_wallet.wire.request_auth import NumberText, canonical_encode, decode_exact
 from nitro_wallet.wire.wallet import SignOperation
 
 DIGEST_BYTES = 32
@@ -38,6 +43,16 @@ class Prepared:
     permission: Operation
     chain_id: int | None
     finish: Finish
+    canonical_payload: bytes  # `canonical_encode` of the payload: what the request's HMAC covers
+
+
+class _Plan(NamedTuple):
+    """What an operation's builder works out from the payload; `prepare` adds the canonical payload."""
+
+    digest: bytes
+    permission: Operation
+    chain_id: int | None
+    finish: Finish
 
 
 def prepare(operation: str, payload_text: str) -> Prepared:
@@ -45,33 +60,24 @@ def prepare(operation: str, payload_text: str) -> Prepared:
     builder = _BUILDERS.get(operation)
     if builder is None:
         raise BadRequest(f"unknown sign operation {operation[:64]!r}", field="operation")
-    return builder(_load(payload_text))
+    payload = decode_exact(payload_text)
+    canonical = canonical_encode(payload)  # refuses anything but an object
+    return Prepared(*builder(_exact_numbers(payload)), canonical_payload=canonical)
 
 
-def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise BadRequest("payload has a duplicate key", field="payload")
-    return result
-
-
-def _refuse_constant(name: str) -> NoReturn:
-    raise BadRequest(f"payload contains {name}, which is not a JSON number", field="payload")
-
-
-def _load(payload_text: str) -> object:
-    """The payload decoded as the HMAC check decodes it (duplicates refused), numbers exact (Decimal)."""
-    try:
-        return json.loads(
-            payload_text,
-            parse_float=Decimal,
-            parse_constant=_refuse_constant,
-            object_pairs_hook=_refuse_duplicates,
-        )
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"payload is not valid JSON: {error.msg}", field="payload") from None
-    except RecursionError:
-        raise BadRequest("payload nests too deeply", field="payload") from None
+def _exact_numbers(value: object) -> object:
+    """The decoded payload with its numbers as the parsers take them: an int where the text is an integer,
+    else a Decimal (a fraction or an exponent), as `json.loads(text, parse_float=Decimal)` would give."""
+    if type(value) is NumberText:
+        try:
+            return int(value)
+        except ValueError:  # a fraction, an exponent, or more digits than int() reads
+            return Decimal(value)
+    if type(value) is dict:
+        return {name: item if type(item) is str else _exact_numbers(item) for name, item in value.items()}
+    if type(value) is list:
+        return [item if type(item) is str else _exact_numbers(item) for item in value]
+    return value
 
 
 def _word(value: int) -> str:
@@ -97,7 +103,7 @@ def _message_fields(digest: bytes) -> Finish:
     return finish
 
 
-def _transaction(payload: object, *, value_unit: ValueUnit) -> Prepared:
+def _transaction(payload: object, *, value_unit: ValueUnit) -> _Plan:
     if not isinstance(payload, Mapping):
         raise BadRequest("the transaction must be a JSON object", field="payload")
     tx = parse_transaction(payload, value_unit=value_unit)
@@ -111,7 +117,7 @@ def _transaction(payload: object, *, value_unit: ValueUnit) -> Prepared:
         fields["raw_transaction"] = "0x" + signed.raw.hex()
         return fields
 
-    return Prepared(digest, Operation.SIGN_TRANSACTION, tx.chain_id, finish)
+    return _Plan(digest, Operation.SIGN_TRANSACTION, tx.chain_id, finish)
 
 
 def signed_v(tx_type: int, chain_id: int, signature: Signature) -> int:
@@ -119,7 +125,7 @@ def signed_v(tx_type: int, chain_id: int, signature: Signature) -> int:
     return signature.y_parity + EIP155_V_OFFSET + 2 * chain_id if tx_type == 0 else signature.y_parity
 
 
-def _authorization(payload: object) -> Prepared:
+def _authorization(payload: object) -> _Plan:
     authorization = parse_authorization(payload)
     digest = authorization.signing_digest()
 
@@ -128,10 +134,10 @@ def _authorization(payload: object) -> Prepared:
         fields.update(authorization.signed(signature).to_json())
         return fields
 
-    return Prepared(digest, Operation.SIGN_TRANSACTION, authorization.chain_id, finish)
+    return _Plan(digest, Operation.SIGN_TRANSACTION, authorization.chain_id, finish)
 
 
-def _user_operation(payload: object) -> Prepared:
+def _user_operation(payload: object) -> _Plan:
     fields = members(
         payload, "", required=frozenset({"userOperation", "entryPoint", "chainId", "entryPointVersion"})
     )
@@ -147,7 +153,7 @@ def _user_operation(payload: object) -> Prepared:
     def with_hash(signature: Signature) -> dict[str, str]:
         return {**finish(signature), "user_op_hash": "0x" + op_hash.hex()}
 
-    return Prepared(digest, Operation.SIGN_USER_OPERATION, chain_id, with_hash)
+    return _Plan(digest, Operation.SIGN_USER_OPERATION, chain_id, with_hash)
 
 
 def _given_hash(payload: object, name: str) -> bytes:
@@ -158,34 +164,34 @@ def _given_hash(payload: object, name: str) -> bytes:
     return given
 
 
-def _user_operation_hash(payload: object) -> Prepared:
+def _user_operation_hash(payload: object) -> _Plan:
     op_hash = _given_hash(payload, "userOpHash")
     digest = personal_message_digest(op_hash)
-    return Prepared(digest, Operation.SIGN_USER_OPERATION, None, _message_fields(digest))
+    return _Plan(digest, Operation.SIGN_USER_OPERATION, None, _message_fields(digest))
 
 
-def _reference_user_operation_hash(payload: object) -> Prepared:
+def _reference_user_operation_hash(payload: object) -> _Plan:
     digest = _given_hash(payload, "userOpHash")  # signed as it is: a raw digest, hence the unsafe flag
-    return Prepared(digest, Operation.UNSAFE_SIGN_DIGEST, None, _message_fields(digest))
+    return _Plan(digest, Operation.UNSAFE_SIGN_DIGEST, None, _message_fields(digest))
 
 
-def _message(payload: object) -> Prepared:
+def _message(payload: object) -> _Plan:
     digest = parse_personal_message(payload).digest
-    return Prepared(digest, Operation.SIGN_MESSAGE, None, _message_fields(digest))
+    return _Plan(digest, Operation.SIGN_MESSAGE, None, _message_fields(digest))
 
 
-def _typed_data(payload: object) -> Prepared:
+def _typed_data(payload: object) -> _Plan:
     typed = parse_typed_data(payload)
     digest = typed.digest
-    return Prepared(digest, Operation.SIGN_TYPED_DATA, typed.domain.chain_id, _message_fields(digest))
+    return _Plan(digest, Operation.SIGN_TYPED_DATA, typed.domain.chain_id, _message_fields(digest))
 
 
-def _unsafe_digest(payload: object) -> Prepared:
+def _unsafe_digest(payload: object) -> _Plan:
     digest = _given_hash(payload, "digest")
-    return Prepared(digest, Operation.UNSAFE_SIGN_DIGEST, None, _message_fields(digest))
+    return _Plan(digest, Operation.UNSAFE_SIGN_DIGEST, None, _message_fields(digest))
 
 
-_BUILDERS: Mapping[str, Callable[[object], Prepared]] = {
+_BUILDERS: Mapping[str, Callable[[object], _Plan]] = {
     SignOperation.TRANSACTION: lambda payload: _transaction(payload, value_unit="wei"),
     SignOperation.REFERENCE_TRANSACTION: lambda payload: _transaction(payload, value_unit="ether"),
     SignOperation.AUTHORIZATION: _authorization,

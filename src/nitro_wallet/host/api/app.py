@@ -1,9 +1,10 @@
 """`build_app`: the host's HTTP API as a Starlette app (docs/api.md).
 
-The request path: `Edge` (normal-form paths, metrics, 500s) -> Starlette's exception middleware (maps
-NitroWalletError and 404/405 through `errors`) -> the router -> an `Endpoint` per route (body bound,
-authentication, permission, parsing) -> the route's handler. No global state: everything hangs off one
-`ApiContext` per app. The caller owns the enclave client, the store and the authenticator and closes them.
+The request path: `Edge` (normal-form paths, metrics, NitroWalletError, 404/405 and 500s mapped through
+`errors`) -> the router -> an `Endpoint` per route (body bound, authentication, permission, parsing) -> the
+route's handler. Edge is the whole middleware stack (`Api`): Starlette's own outer layers would only redo
+what it does, at a cost on every request. No global state: everything hangs off one `ApiContext` per app.
+The caller owns the enclave client, the store and the authenticator and closes them.
 """
 
 from __future__ import annotations
@@ -12,21 +13,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
-from nitro_wallet.host.api import (
-    errors,
-    keymanager,
-    keys,
-    openapi,
-    operations,
-    reference,
-    signatures,
-    web3signer,
-)
+from nitro_wallet.host.api import keymanager, keys, openapi, operations, reference, signatures, web3signer
 from nitro_wallet.host.api.client_allowlist import ClientAllowlist
 from nitro_wallet.host.api.context import ApiContext, KmsStatus
 from nitro_wallet.host.api.edge import Edge
@@ -35,7 +27,6 @@ from nitro_wallet.host.auth import Authenticator
 from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.host.slashing.store import SlashingStore
 from nitro_wallet.host.store.records import KeyStore
-from nitro_wallet.wire.errors import NitroWalletError
 from nitro_wallet.wire.eth2_networks import DEFAULT_NETWORK, Network
 
 DEV_NO_AUTH_WARNING = (
@@ -44,6 +35,19 @@ DEV_NO_AUTH_WARNING = (
 )
 
 _log = logging.getLogger(__name__)
+
+
+class Api(Starlette):
+    """A Starlette app whose middleware stack is `Edge` alone, in front of the router. Starlette would wrap
+    it in its server-error and exception middleware (a Request object and two `send` wrappers per request)
+    that Edge makes redundant: it maps every exception itself."""
+
+    def __init__(self, *, metrics: ApiMetrics, **options: Any) -> None:
+        self.metrics = metrics
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Edge(self.router, self.metrics)
 
 
 def build_app(
@@ -86,7 +90,8 @@ def build_app(
             _log.warning(DEV_NO_AUTH_WARNING)
         yield
 
-    app = Starlette(
+    app = Api(
+        metrics=metrics,
         routes=[  # the router tries them in order: the signing routes, the hot path, first
             *signatures.routes(context),
             *eth2_routes,
@@ -94,8 +99,6 @@ def build_app(
             *keys.routes(context),
             *operations.routes(context, openapi.document()),
         ],
-        middleware=[Middleware(Edge, metrics=metrics)],
-        exception_handlers={NitroWalletError: errors.handle, HTTPException: errors.handle},
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False  # `/v1/keys/` is not `/v1/keys`: no redirect, a 404

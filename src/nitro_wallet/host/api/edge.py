@@ -1,5 +1,6 @@
-"""The one middleware: refuses paths that are not in normal form, counts and times every request, and turns
-an unexpected exception into a 500 whose log line holds the traceback but no request data.
+"""The one middleware: refuses paths that are not in normal form, counts and times every request, answers
+a NitroWalletError or an HTTPException (the router's 404 and 405 included) through `errors.response_for`,
+and turns an unexpected exception into a 500 whose log line holds the traceback but no request data.
 
 Why refuse before routing: SigV4 signs the normalised path, so `/v1/keys/a/../b` would carry a valid
 signature for `/v1/keys/b` while Starlette routed the literal path (`auth.is_normal_path`).
@@ -14,6 +15,7 @@ import logging
 import time
 import traceback
 
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,7 +23,7 @@ from nitro_wallet.host.api import errors
 from nitro_wallet.host.api.endpoint import raw_path
 from nitro_wallet.host.api.metrics import INVALID_PATH, UNMATCHED_ROUTE, ApiMetrics
 from nitro_wallet.host.auth import is_normal_path
-from nitro_wallet.wire.errors import BadRequest
+from nitro_wallet.wire.errors import BadRequest, NitroWalletError
 
 CLIENT_CLOSED_STATUS = 499  # nginx's convention for "the client went away before the answer"
 
@@ -62,19 +64,30 @@ class Edge:
         except ClientDisconnect:
             status = CLIENT_CLOSED_STATUS
             route = _template(scope)
+        except (NitroWalletError, HTTPException) as exc:  # a refusal: the request's own fault, or a 404/405
+            route = _template(scope)
+            if answered:  # too late to say so: the answer has begun
+                _log_unhandled(exc, scope["method"], route)
+            else:
+                exc.__traceback__ = None  # nothing to keep it for
+                await errors.response_for(exc)(scope, receive, send_recording_status)
         except Exception as exc:
             route = _template(scope)
-            _log.error(
-                "unhandled %s in %s %s\n%s",
-                type(exc).__qualname__,
-                scope["method"],
-                route,
-                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
-            )
+            _log_unhandled(exc, scope["method"], route)
             if not answered:
                 await errors.internal_error()(scope, receive, send_recording_status)
         finally:
             self.metrics.observe_request(route, scope["method"], status, time.perf_counter() - started)
+
+
+def _log_unhandled(exc: Exception, method: str, route: str) -> None:
+    _log.error(
+        "unhandled %s in %s %s\n%s",
+        type(exc).__qualname__,
+        method,
+        route,
+        "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+    )
 
 
 def _template(scope: Scope) -> str:

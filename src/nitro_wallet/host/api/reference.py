@@ -60,10 +60,10 @@ async def _sign(call: Call, operation: str) -> dict[str, str]:
     if text(body["key_id"], "key_id") != key_id:
         raise BadRequest("the body's key_id is not the key_id in the path", field="key_id")
     payload = json_object(body["transaction_payload"], "transaction_payload")
-    payload_text = canonical_encode(payload, field="transaction_payload").decode("utf-8")
+    canonical = canonical_encode(payload, field="transaction_payload")
     record = signable_key(call.context, key_id)
-    auth = host_auth(call.context, body["secret"], payload_text, key_id, operation)
-    return await sign(call.context, record, operation, payload_text, auth)
+    auth = host_auth(call.context, body["secret"], canonical, key_id, operation)
+    return await sign(call.context, record, operation, canonical.decode("utf-8"), auth)
 
 
 async def tx_signature(call: Call) -> Response:

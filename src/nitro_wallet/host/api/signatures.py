@@ -28,7 +28,7 @@ from nitro_wallet.wire.request_auth import (
     NONCE_MAX_CHARS,
     AuthScheme,
     canonical_encode,
-    request_hmac,
+    request_hmac_canonical,
 )
 from nitro_wallet.wire.wallet import SignOperation, SignParams
 
@@ -78,13 +78,15 @@ def parse_auth(value: object) -> RequestAuth:
 
 
 def host_auth(
-    context: ApiContext, secret: object, payload_text: str, key_id: str, operation: str
+    context: ApiContext, secret: object, canonical_payload: bytes, key_id: str, operation: str
 ) -> RequestAuth:
-    """A v1 HMAC made here from the caller's secret, with a fresh nonce; the secret is not kept."""
+    """A v1 HMAC made here from the caller's secret, with a fresh nonce; the secret is not kept.
+    `canonical_payload` is the payload as the enclave will see it (`canonical_encode` of the body's)."""
     timestamp = context.now()
     nonce = secrets.token_urlsafe(NONCE_BYTES)
-    mac = request_hmac(
-        text(secret, "secret"), payload_text, timestamp, nonce, key_id=key_id, operation=operation
+    secret_text = text(secret, "secret")
+    mac = request_hmac_canonical(
+        secret_text, canonical_payload, timestamp, nonce, key_id=key_id, operation=operation
     )
     return RequestAuth(AuthScheme.V1, timestamp, mac, nonce)
 
@@ -123,13 +125,13 @@ async def sign_kind(call: Call) -> Response:
     key_id = path_key_id(call)
     body = call.body
     expect_members(body, required=("payload",), optional=("auth", "secret"))
-    payload_text = canonical_encode(json_object(body["payload"], "payload")).decode("utf-8")
+    canonical = canonical_encode(json_object(body["payload"], "payload"))
     if ("auth" in body) == ("secret" in body):
         raise BadRequest("give exactly one of auth and secret", field="auth")
     given = parse_auth(body["auth"]) if "auth" in body else None
     record = signable_key(call.context, key_id)
-    auth = given or host_auth(call.context, body["secret"], payload_text, key_id, operation)
-    fields = await sign(call.context, record, operation, payload_text, auth)
+    auth = given or host_auth(call.context, body["secret"], canonical, key_id, operation)
+    fields = await sign(call.context, record, operation, canonical.decode("utf-8"), auth)
     # The key's identity wins over a same-named result field (an authorization's `address` is the
     # contract it delegates to, which the caller chose).
     return JSONResponse(

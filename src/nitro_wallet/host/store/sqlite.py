@@ -12,6 +12,13 @@ per-thread connections would buy little parallelism for connections that `close(
 belongs to a thread of some pool). Other processes may open the same file: WAL lets their readers run
 beside our writer, and `busy_timeout` makes writers wait for each other instead of failing at once.
 Callers on the event loop should still use `asyncio.to_thread`, as a commit waits for the disk.
+
+Reads by id (`get_key`, `get_api_key`: every signature does both) are remembered until anything in the
+file changes: each one first asks SQLite whether a commit happened since the last (`PRAGMA data_version`
+changes when another connection commits, `total_changes` when this one writes) and forgets every record if
+so. A key disabled or deleted, or an API key revoked, by this process or any other, is therefore never
+served from memory after the commit that changed it: such a change takes effect at the next request, as it
+would without the memory. The check costs about half the lookup it saves.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from nitro_wallet.host.store.records import (
 BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another connection's write to finish
 MAX_CURSOR_CHARS = 1024  # an issued cursor is at most 4/3 * (19 + 6 * MAX_KEY_ID_CHARS + 5) = 544 characters
 WAL_SWITCH_ATTEMPTS = 50  # see _enable_wal; in practice a second attempt always succeeds
+MAX_REMEMBERED_RECORDS = 4096  # records read by id and kept while the file is unchanged (~1 KiB each)
 FILE_MODE = 0o600
 
 # Forward-only: MIGRATIONS[n] takes a file from schema version n to n + 1. Never edit a released step;
@@ -91,6 +99,8 @@ class SqliteKeyStore:
         self.path = Path(path)
         _create_private(self.path)
         self._lock = threading.Lock()
+        self._remembered: dict[tuple[str, str], KeyRecord | ApiKeyRecord] = {}
+        self._remembered_at: tuple[int, int] = (-1, -1)  # (data_version, total_changes) they were read at
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             self._configure()
@@ -122,12 +132,26 @@ class SqliteKeyStore:
 
     def get_key(self, key_id: str) -> KeyRecord | None:
         check_id("key_id", key_id)
-        rows = self._read(
+        record = self._read_by_id(
+            "keys",
+            key_id,
             "SELECT key_id, address, policy, data_key_ref, blob, created_at, label, tags, disabled"
             " FROM keys WHERE key_id = ?",
-            key_id,
         )
-        return _key_record(rows[0]) if rows else None
+        if not isinstance(record, KeyRecord):
+            return None
+        # Remembered records are shared; their tags dict is the one mutable part, so each caller gets its own.
+        return KeyRecord(
+            record.key_id,
+            record.address,
+            record.policy,
+            record.data_key_ref,
+            record.blob,
+            record.created_at,
+            record.label,
+            dict(record.tags),
+            record.disabled,
+        )
 
     def list_keys(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> KeyPage:
         check_page_size(limit)
@@ -202,11 +226,12 @@ class SqliteKeyStore:
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         check_id("key_id", key_id)
-        rows = self._read(
-            "SELECT key_id, secret_sha256, permissions, created_at, label FROM api_keys WHERE key_id = ?",
+        record = self._read_by_id(
+            "api_keys",
             key_id,
+            "SELECT key_id, secret_sha256, permissions, created_at, label FROM api_keys WHERE key_id = ?",
         )
-        return _api_key_record(rows[0]) if rows else None
+        return record if isinstance(record, ApiKeyRecord) else None
 
     def list_api_keys(self) -> list[ApiKeyRecord]:
         rows = self._read(
@@ -274,6 +299,26 @@ class SqliteKeyStore:
         """One statement, so one implicit read transaction: it sees a single committed state."""
         with self._lock:
             return self._db.execute(sql, args).fetchall()
+
+    def _read_by_id(self, table: str, key_id: str, sql: str) -> KeyRecord | ApiKeyRecord | None:
+        """The record `sql` selects by `key_id` from `table`, remembered while the file is unchanged."""
+        with self._lock:
+            (data_version,) = self._db.execute("PRAGMA data_version").fetchone()
+            now = (data_version, self._db.total_changes)
+            if now != self._remembered_at:  # a commit since: anything remembered may be stale
+                self._remembered.clear()
+                self._remembered_at = now
+            remembered = self._remembered.get((table, key_id))
+            if remembered is not None:
+                return remembered
+            rows = self._db.execute(sql, (key_id,)).fetchall()
+            if not rows:
+                return None  # not remembered: absent ids would crowd out the records in use
+            record = _key_record(rows[0]) if table == "keys" else _api_key_record(rows[0])
+            if len(self._remembered) >= MAX_REMEMBERED_RECORDS:
+                self._remembered.clear()
+            self._remembered[(table, key_id)] = record
+            return record
 
 
 def _create_private(path: Path) -> None:

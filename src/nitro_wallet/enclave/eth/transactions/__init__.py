@@ -74,8 +74,8 @@ def parse_transaction(
         raise ValueError(f"value_unit must be 'wei' or 'ether', not {value_unit!r}")
     if not isinstance(payload, Mapping):
         raise BadRequest("a transaction must be a JSON object")
-    unknown = sorted(str(key) for key in payload if key not in _KNOWN_FIELDS)
-    if unknown:
+    if not _KNOWN_FIELDS.issuperset(payload):
+        unknown = sorted(str(key) for key in payload if key not in _KNOWN_FIELDS)
         raise BadRequest(f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
     fields = TransactionFields(payload, value_unit=value_unit)
     cls = _BY_TYPE[_transaction_type(payload, fields)]
