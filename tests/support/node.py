@@ -1,10 +1,12 @@
-"""Run the node oracles in tests/js (viem, ethers, aws4...) over a batch of JSON requests."""
+"""Run the node oracles in tests/js (viem, ethers, aws4...) over a batch of JSON requests, and newman over a
+Postman collection."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +36,26 @@ def run_batch(script: str, package: str, requests: list[dict[str, Any]], *, time
 
 def viem_hashes(requests: list[dict[str, Any]]) -> list[dict[str, str]]:
     return run_batch("viem_hashes.mjs", "viem", requests)
+
+
+def run_newman(
+    collection: Path, variables: Mapping[str, str], *, folder: str | list[str], timeout: float = 60
+) -> list[dict[str, Any]]:
+    """Run a Postman collection's `folder` (a folder name, or a list of folder and request names) with
+    newman, through newman_run.js; `variables` override the collection's. One entry per request sent, in
+    order: name, method, url, headers ([name, value] pairs as sent), then status and body, or error."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; running a Postman collection with newman needs node 20")
+    if not (JS_DIR / "node_modules" / "newman").is_dir():
+        pytest.skip(f"npm package newman is not installed; run: npm install --prefix {JS_DIR}")
+    spec = {"collection": str(collection), "folder": folder, "variables": dict(variables)}
+    done = subprocess.run(
+        [node, str(JS_DIR / "newman_run.js")],
+        input=json.dumps(spec).encode(),
+        capture_output=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"newman could not run {collection.name}: {done.stderr.decode()[-2000:]}"
+    executions: list[dict[str, Any]] = json.loads(done.stdout)
+    return executions

@@ -3,7 +3,10 @@ a NitroWalletError or an HTTPException (the router's 404 and 405 included) throu
 and turns an unexpected exception into a 500 whose log line holds the traceback but no request data.
 
 Why refuse before routing: SigV4 signs the normalised path, so `/v1/keys/a/../b` would carry a valid
-signature for `/v1/keys/b` while Starlette routed the literal path (`auth.is_normal_path`).
+signature for `/v1/keys/b` while Starlette routed the literal path (`auth.is_normal_path`). Runs of `/` are
+the one normalisation applied rather than refused: SigV4 signs `//key/x` as `/key/x`, and the AWS
+reference's own Postman collection sends `{{base_url}}/key/...` with a base URL ending in `/`, so the path
+is routed, and its signature checked, as the one `/` SigV4 signed.
 
 Why the traceback only: an exception's message and a frame's locals can quote the request body (a secret,
 a private key). The log gets the exception's type and the stack's file and line, never `str(exc)`.
@@ -12,6 +15,7 @@ a private key). The log gets the exception's type and the stack's file and line,
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 
@@ -25,6 +29,8 @@ from nitro_wallet.host.api.metrics import INVALID_PATH, UNMATCHED_ROUTE, ApiMetr
 from nitro_wallet.host.auth import is_normal_path
 from nitro_wallet.wire.errors import BadRequest, NitroWalletError
 
+_SLASHES = re.compile("/{2,}")
+_RAW_SLASHES = re.compile(b"/{2,}")
 CLIENT_CLOSED_STATUS = 499  # nginx's convention for "the client went away before the answer"
 
 _log = logging.getLogger(__name__)
@@ -52,6 +58,8 @@ class Edge:
 
         route = UNMATCHED_ROUTE
         try:
+            if "//" in scope["path"]:
+                scope = _collapsed_slashes(scope)
             if not is_normal_path(raw_path(scope)):
                 route = INVALID_PATH
                 refusal = BadRequest(
@@ -94,3 +102,12 @@ def _template(scope: Scope) -> str:
     route = scope.get("route")
     path: str | None = getattr(route, "path", None)
     return UNMATCHED_ROUTE if path is None else path
+
+
+def _collapsed_slashes(scope: Scope) -> Scope:
+    """The scope with every run of `/` in its path (and raw path) made one, as SigV4 normalises it."""
+    collapsed = {**scope, "path": _SLASHES.sub("/", scope["path"])}
+    raw: bytes | None = scope.get("raw_path")
+    if raw is not None:
+        collapsed["raw_path"] = _RAW_SLASHES.sub(b"/", raw)
+    return collapsed
