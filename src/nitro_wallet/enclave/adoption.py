@@ -17,6 +17,7 @@ from collections.abc import Callable
 from nitro_wallet.enclave.datakeys import key_ref
 from nitro_wallet.enclave.keyring import Keyring, SealedKey
 from nitro_wallet.enclave.kms import AttestedKms
+from nitro_wallet.enclave.wallet import sealed_fields
 from nitro_wallet.wire.errors import BadRequest
 from nitro_wallet.wire.methods import WALLET_KEY_CONTEXT
 from nitro_wallet.wire.policy import KeyPolicy
@@ -44,7 +45,7 @@ class Adoption:
             params.data_key_ref,
             params.blob,
         )
-        return to_fields(self._keyring.adopt(sealed, data_key, new_ref))
+        return sealed_fields(self._keyring.adopt(sealed, data_key, new_ref))
 
     def migrate(self, params: KeyMigrateParams) -> SealedKeyFields:
         policy = KeyPolicy.decode(params.policy)
@@ -53,14 +54,4 @@ class Adoption:
         sealed = self._keyring.import_reference(
             plaintext, policy, new_ref, key_id=params.key_id, address=params.address
         )
-        return to_fields(sealed)
-
-
-def to_fields(sealed: SealedKey) -> SealedKeyFields:
-    return SealedKeyFields(
-        key_id=sealed.key_id,
-        address=sealed.address,
-        policy=sealed.policy.encode(),
-        data_key_ref=sealed.data_key_ref,
-        blob=sealed.blob,
-    )
+        return sealed_fields(sealed)

@@ -19,9 +19,7 @@ from __future__ import annotations
 import decimal
 import json
 import re
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from nitro_wallet.enclave import keystore
@@ -37,6 +35,7 @@ from nitro_wallet.enclave.sealing import (
     seal,
     unseal,
 )
+from nitro_wallet.enclave.unsealed_cache import UnsealedCache
 from nitro_wallet.wire.errors import BadRequest, InternalError
 from nitro_wallet.wire.policy import KeyPolicy, Operation
 
@@ -108,9 +107,7 @@ class Keyring:
     ) -> None:
         self._data_keys = data_keys
         self._entropy = entropy
-        self._cache_size = cache_size
-        self._cache: OrderedDict[SealedKey, _Unsealed] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: UnsealedCache[SealedKey, _Unsealed] = UnsealedCache(cache_size)
 
     def __repr__(self) -> str:
         return f"Keyring({len(self._cache)} unsealed keys cached)"
@@ -245,21 +242,15 @@ class Keyring:
 
     def _unsealed(self, sealed: SealedKey) -> _Unsealed:
         data_key = self._data_key(sealed.data_key_ref)  # on every call: the enclave must still hold it
-        with self._lock:
-            entry = self._cache.get(sealed)
-            if entry is not None:
-                self._cache.move_to_end(sealed)
-                return entry
-        scalar, secret = unseal(data_key, sealed)
-        key = SigningKey(scalar)
-        if key.address != sealed.address:  # the tag already binds them; this would be our own bug
-            raise InternalError("an authentic sealed key holds another address")
-        entry = _Unsealed(key, secret.decode("utf-8"))
-        with self._lock:
-            self._cache[sealed] = entry
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return entry
+
+        def open_(sealed: SealedKey) -> _Unsealed:
+            scalar, secret = unseal(data_key, sealed)
+            key = SigningKey(scalar)
+            if key.address != sealed.address:  # the tag already binds them; this would be our own bug
+                raise InternalError("an authentic sealed key holds another address")
+            return _Unsealed(key, secret.decode("utf-8"))
+
+        return self._cache.get_or_unseal(sealed, open_)
 
     def _seal(
         self,

@@ -59,7 +59,7 @@ class Wallet:
         secret: object = params.secret
         if params.sealed_input is not None:
             secret = self._open(params.sealed_input, params.METHOD, policy, _CREATE_INPUT).get("secret")
-        return _fields(self._keyring.generate(_text(secret, "secret"), policy, self._newest_data_key()))
+        return sealed_fields(self._keyring.generate(_text(secret, "secret"), policy, self._newest_data_key()))
 
     def import_key(self, params: KeyImportParams) -> SealedKeyFields:
         policy = _policy(params.policy)
@@ -69,7 +69,7 @@ class Wallet:
             sealed = self._keyring.import_hex(
                 _text(secret, "secret"), _text(private_key, "private_key"), policy, ref
             )
-            return _fields(sealed)
+            return sealed_fields(sealed)
         opened = self._open(params.sealed_input, params.METHOD, policy, _IMPORT_INPUT)
         secret = _text(opened.get("secret"), "sealed_input.secret")
         if ("keystore" in opened) == ("private_key" in opened):
@@ -78,18 +78,18 @@ class Wallet:
             )
         if "private_key" in opened:
             private_key = _text(opened["private_key"], "sealed_input.private_key")
-            return _fields(self._keyring.import_hex(secret, private_key, policy, ref))
+            return sealed_fields(self._keyring.import_hex(secret, private_key, policy, ref))
         keystore = opened["keystore"]
         if not isinstance(keystore, Mapping):
             raise BadRequest("sealed_input.keystore must be a JSON object", field="sealed_input.keystore")
         password = _text(opened.get("password"), "sealed_input.password")
-        return _fields(self._keyring.import_keystore(secret, keystore, password, policy, ref))
+        return sealed_fields(self._keyring.import_keystore(secret, keystore, password, policy, ref))
 
     def rewrap(self, params: KeyRewrapParams) -> SealedKeyFields:
         sealed = _sealed(
             SealedKeyFields(params.key_id, params.address, params.policy, params.data_key_ref, params.blob)
         )
-        return _fields(self._keyring.rewrap(sealed, params.new_data_key_ref))
+        return sealed_fields(self._keyring.rewrap(sealed, params.new_data_key_ref))
 
     # --- signatures out ----------------------------------------------------------------------------------
 
@@ -155,7 +155,8 @@ def _sealed(fields: SealedKeyFields) -> SealedKey:
     return SealedKey(fields.key_id, fields.address, _policy(fields.policy), fields.data_key_ref, fields.blob)
 
 
-def _fields(sealed: SealedKey) -> SealedKeyFields:
+def sealed_fields(sealed: SealedKey) -> SealedKeyFields:
+    """A sealed key as the wire carries it."""
     return SealedKeyFields(
         key_id=sealed.key_id,
         address=sealed.address,

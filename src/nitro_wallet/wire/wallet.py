@@ -58,6 +58,7 @@ MAX_SECRET_TEXT_CHARS = 1024  # a wire bound only: the keyring accepts 36..256 c
 MAX_PRIVATE_KEY_CHARS = 128  # 64 hex digits and a 0x prefix fit well within
 SEALED_INPUT_INFO_PREFIX = b"nitro-wallet/sealed-input/v1\n"
 TRANSPORT_PUBLIC_KEY_BYTES = 32  # X25519
+_SCHEMES = frozenset(scheme.value for scheme in AuthScheme)
 
 
 class SignOperation:
@@ -227,7 +228,7 @@ class SignParams(WireType):
     def __post_init__(self) -> None:
         if self.operation not in SignOperation.ALL:
             raise BadRequest(f"unknown sign operation {self.operation[:64]!r}", field="operation")
-        if self.scheme not in {scheme.value for scheme in AuthScheme}:
+        if self.scheme not in _SCHEMES:
             raise BadRequest("scheme must be 'v1' or 'reference'", field="scheme")
         if len(self.payload) > MAX_PAYLOAD_BYTES:
             raise BadRequest(f"payload is larger than {MAX_PAYLOAD_BYTES} characters", field="payload")

@@ -73,9 +73,23 @@ async def test_a_migrated_key_keeps_its_id_and_address_and_signs(
     signed = await client.post(f"/key/{key_id}/tx_signature", json=signing)
     assert signed.status_code == 200, signed.text
     assert Account.recover_transaction(signed.json()["enclave_result"]["tx_signed"]) == address
+    user_op_hash = "0x" + "5a" * 32  # the reference's raw-hash route works on it, as it did there
+    signing = {"transaction_payload": {"userOpHash": user_op_hash}, "key_id": key_id, "secret": SECRET}
+    signed = await client.post(f"/key/{key_id}/userop_signature", json=signing)
+    assert signed.status_code == 200, signed.text
+    signature = bytes.fromhex(signed.json()["enclave_result"]["signature"].removeprefix("0x"))
+    assert Account._recover_hash(bytes.fromhex(user_op_hash[2:]), signature=signature) == address
     again = await client.post("/v1/keys/migrate", json=body)
     assert again.status_code == 409
     assert again.json()["error"]["field"] == "key_id"
+
+
+async def test_a_narrower_policy_may_be_given(client: httpx.AsyncClient, migration: Migration) -> None:
+    _, _, ciphertext = reference_key(migration)
+    body = {"ciphertext_blob": ciphertext, "policy": {"sign_transaction": True}}
+    response = await client.post("/v1/keys/migrate", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["key"]["policy"]["unsafe_sign_digest"] is False
 
 
 async def test_without_a_key_id_the_key_gets_a_new_one(

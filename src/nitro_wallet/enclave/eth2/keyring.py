@@ -19,8 +19,6 @@ beside a signature's ~280 us. An entry, its sealed record and its key, takes ~0.
 from __future__ import annotations
 
 import hmac
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from nitro_wallet.enclave._hazmat.bls import BlsSecretKey, is_valid_scalar
@@ -33,6 +31,7 @@ from nitro_wallet.enclave.sealing import (
     seal_validator,
     unseal_validator,
 )
+from nitro_wallet.enclave.unsealed_cache import UnsealedCache
 from nitro_wallet.wire.errors import BadRequest, InternalError
 
 __all__ = ["ValidatorKeyring", "SealedValidator", "MAX_CACHED_VALIDATORS", "SIGNING_ROOT_BYTES"]
@@ -53,9 +52,7 @@ class ValidatorKeyring:
     ) -> None:
         self._data_keys = data_keys
         self._entropy = entropy
-        self._cache_size = cache_size
-        self._cache: OrderedDict[SealedValidator, BlsSecretKey] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: UnsealedCache[SealedValidator, BlsSecretKey] = UnsealedCache(cache_size)
 
     def __repr__(self) -> str:
         return f"ValidatorKeyring({len(self._cache)} unsealed keys cached)"
@@ -107,19 +104,14 @@ class ValidatorKeyring:
 
     def _unsealed(self, sealed: SealedValidator) -> BlsSecretKey:
         data_key = self._data_key(sealed.data_key_ref)  # on every call: the enclave must still hold it
-        with self._lock:
-            key = self._cache.get(sealed)
-            if key is not None:
-                self._cache.move_to_end(sealed)
-                return key
-        key = BlsSecretKey(unseal_validator(data_key, sealed))  # an authentic blob holds a valid scalar
-        if not hmac.compare_digest(key.public_key, sealed.pubkey):  # the tag binds them: our own bug
-            raise InternalError("an authentic sealed validator key holds another public key")
-        with self._lock:
-            self._cache[sealed] = key
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return key
+
+        def open_(sealed: SealedValidator) -> BlsSecretKey:
+            key = BlsSecretKey(unseal_validator(data_key, sealed))  # an authentic blob holds a valid scalar
+            if not hmac.compare_digest(key.public_key, sealed.pubkey):  # the tag binds them: our own bug
+                raise InternalError("an authentic sealed validator key holds another public key")
+            return key
+
+        return self._cache.get_or_unseal(sealed, open_)
 
     def _data_key(self, ref: str, *, field: str = "data_key_ref") -> bytes:
         data_key = self._data_keys(check_data_key_ref(ref, field))

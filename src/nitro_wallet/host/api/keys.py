@@ -41,9 +41,19 @@ from nitro_wallet.wire.wallet import KeyCreateParams, KeyImportParams, KeyMigrat
 _CREATE_FIELDS = ("secret", "sealed_input", "label", "tags", "policy")
 _IMPORT_FIELDS = ("secret", "private_key", "sealed_input", "label", "tags", "policy")
 _MIGRATE_FIELDS = ("key_id", "address", "label", "tags", "policy")
+DEFAULT_POLICY = KeyPolicy()
+# What keys made through the reference's own routes, or migrated from it, may do: everything, as there.
+REFERENCE_POLICY = KeyPolicy(
+    sign_transaction=True,
+    sign_user_operation=True,
+    sign_message=True,
+    sign_typed_data=True,
+    unsafe_sign_digest=True,
+    chain_ids=None,
+)
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _DIGITS = frozenset("0123456789")
-__all__ = ["routes", "existing_key", "path_key_id", "store_new_key"]
+__all__ = ["REFERENCE_POLICY", "routes", "existing_key", "path_key_id", "store_new_key"]
 
 
 # --- shared with the reference and signature routes -----------------------------------------------------
@@ -101,8 +111,8 @@ def _tags(value: object) -> dict[str, str]:
     return tags
 
 
-def _policy(value: object) -> bytes:
-    return (KeyPolicy() if value is None else KeyPolicy.from_json(plain_numbers(value))).encode()
+def _policy(value: object, *, default: KeyPolicy = DEFAULT_POLICY) -> bytes:
+    return (default if value is None else KeyPolicy.from_json(plain_numbers(value))).encode()
 
 
 class _KeyInput:
@@ -179,7 +189,7 @@ async def migrate_key(call: Call) -> Response:
     key_id = optional_text(call.body, "key_id", max_chars=MAX_KEY_ID_CHARS)
     params = KeyMigrateParams(
         ciphertext_blob=base64_bytes(call.body["ciphertext_blob"], "ciphertext_blob"),
-        policy=_policy(call.body.get("policy")),
+        policy=_policy(call.body.get("policy"), default=REFERENCE_POLICY),
         key_id=key_id,
         address=_address(call.body.get("address")),
     )

@@ -14,22 +14,13 @@ from starlette.routing import Route
 from nitro_wallet.host.api.bodies import expect_members, json_object, optional_text, text
 from nitro_wallet.host.api.context import ApiContext
 from nitro_wallet.host.api.endpoint import Call, Endpoint, requires, route
-from nitro_wallet.host.api.keys import path_key_id, store_new_key
+from nitro_wallet.host.api.keys import REFERENCE_POLICY, path_key_id, store_new_key
 from nitro_wallet.host.api.signatures import host_auth, sign, signable_key
 from nitro_wallet.host.auth import Permission
 from nitro_wallet.wire.errors import BadRequest
-from nitro_wallet.wire.policy import KeyPolicy
 from nitro_wallet.wire.request_auth import canonical_encode
 from nitro_wallet.wire.wallet import KeyCreateParams, KeyImportParams, SignOperation
 
-REFERENCE_POLICY = KeyPolicy(
-    sign_transaction=True,
-    sign_user_operation=True,
-    sign_message=True,
-    sign_typed_data=True,
-    unsafe_sign_digest=True,
-    chain_ids=None,
-)
 ENCLAVE_STATUS_OK = 200  # the reference wraps every answer in the enclave's own status
 _SIGN_MEMBERS = ("transaction_payload", "key_id", "secret")
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import errno
 import json
-import os
 import re
 import sqlite3
 import threading
@@ -36,6 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nitro_wallet.host import sqlite_file
+from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.host.store.records import (
     DEFAULT_PAGE_SIZE,
     ApiKeyRecord,
@@ -51,11 +51,8 @@ from nitro_wallet.host.store.records import (
     check_sealed,
 )
 
-BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another connection's write to finish
 MAX_CURSOR_CHARS = 1024  # an issued cursor is at most 4/3 * (19 + 6 * MAX_KEY_ID_CHARS + 5) = 544 characters
-WAL_SWITCH_ATTEMPTS = 50  # see _enable_wal; in practice a second attempt always succeeds
 MAX_REMEMBERED_RECORDS = 4096  # records read by id and kept while the file is unchanged (~1 KiB each)
-FILE_MODE = 0o600
 
 # Forward-only: MIGRATIONS[n] takes a file from schema version n to n + 1. Never edit a released step;
 # append a new one. Each step is a list of single statements (executescript would commit mid-migration).
@@ -88,16 +85,12 @@ _CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 _FOREIGN_CURSOR = "cursor is not one this store issued; pass back a next_cursor unchanged"
 
 
-class SchemaTooNew(Exception):
-    """The file was written by a newer nitro-wallet; this one will not guess at its schema."""
-
-
 class SqliteKeyStore:
     """`KeyStore` in one SQLite file, created readable by its owner only; its directory must exist."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        _create_private(self.path)
+        sqlite_file.create_private(self.path)
         self._lock = threading.Lock()
         self._remembered: dict[tuple[str, str], KeyRecord | ApiKeyRecord] = {}
         self._remembered_at: tuple[int, int] = (-1, -1)  # (data_version, total_changes) they were read at
@@ -243,28 +236,7 @@ class SqliteKeyStore:
     # the connection
 
     def _configure(self) -> None:
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._enable_wal()
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-
-    def _enable_wal(self) -> None:
-        """Switch the file to WAL (it stays so). Connections switching a new file together can deadlock;
-        SQLite then fails one at once rather than wait out busy_timeout, and on its retry the file is WAL.
-        """
-        for _ in range(WAL_SWITCH_ATTEMPTS):
-            try:
-                (mode,) = self._db.execute("PRAGMA journal_mode = WAL").fetchone()
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    raise
-                continue
-            if mode != "wal":
-                raise sqlite3.OperationalError(
-                    f"{self.path}: SQLite kept journal mode {mode!r} instead of WAL (a network filesystem?)"
-                )
-            return
-        raise sqlite3.OperationalError(f"{self.path}: the file stayed locked while switching it to WAL")
+        sqlite_file.configure(self._db, self.path)
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -319,20 +291,6 @@ class SqliteKeyStore:
                 self._remembered.clear()
             self._remembered[(table, key_id)] = record
             return record
-
-
-def _create_private(path: Path) -> None:
-    """Create the file with FILE_MODE whatever the umask; an existing file keeps the mode it has."""
-    if not path.parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "the key store's directory does not exist", str(path.parent))
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, FILE_MODE)  # a umask such as 0o277 would have left 0o400
-    finally:
-        os.close(fd)
 
 
 def _is_duplicate(exc: sqlite3.IntegrityError) -> bool:
