@@ -22,6 +22,14 @@ class UnsealedCache(Generic[Sealed, Unsealed]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, sealed: object) -> bool:
+        return sealed in self._entries
+
+    def values(self) -> list[Unsealed]:
+        """The cached entries, oldest first (a snapshot)."""
+        with self._lock:
+            return list(self._entries.values())
+
     def __repr__(self) -> str:
         return f"UnsealedCache({len(self._entries)} of {self._size})"
 
