@@ -12,7 +12,7 @@ import uvloop
 from nitro_wallet.cli import options
 from nitro_wallet.host.api.client_allowlist import ClientAllowlist, Network, parse_network
 from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV
-from nitro_wallet.stack import local
+from nitro_wallet.stack import local, state
 from nitro_wallet.wire import eth2_networks
 from nitro_wallet.wire.errors import BadRequest
 
@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     options.add_state_dir(command)
     command.add_argument("--region", default="us-east-1", help="the KMS region (default: %(default)s)")
-    command.add_argument("--host", default=local.LOOPBACK, help="the API's address (default: %(default)s)")
+    command.add_argument("--host", default=state.LOOPBACK, help="the API's address (default: %(default)s)")
     command.add_argument(
         "--port",
         type=int,
