@@ -6,17 +6,26 @@ halves instead of calling it (which would capture the signals): `start` binds an
 
 uvicorn writes a response's head and its body separately: two send() calls, and often two wake-ups of the
 client, for every answer. `HttpProtocol` has them leave together (`PairedWrites`).
+
+With `client_tls`, a server is the eth2 routes' mutual-TLS listener: a second server of the same app (whose
+lifespan the first one runs) that terminates TLS, requires a client certificate signed by the given CA, and
+marks what it serves as having come through it (`client_allowlist.MutualTlsListener`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from nitro_wallet.host.api.client_allowlist import MutualTlsListener
 
 
 class PairedWrites(asyncio.Transport):
@@ -102,14 +111,29 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport = PairedWrites(transport, self.loop)
 
 
+@dataclass(frozen=True)
+class ClientTls:
+    """A mutual-TLS listener's PEM files: its certificate (chain) and key, and the CA that must have signed
+    its clients' certificates."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
+
+
 class ApiServer:
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, *, client_tls: ClientTls | None = None) -> None:
         self._socket = socket.create_server((host, port), reuse_port=False)
         self.host, self.port = self._socket.getsockname()[:2]
+        self.tls = client_tls is not None
         config = uvicorn.Config(
-            app,
+            app if client_tls is None else MutualTlsListener(app),
             http=HttpProtocol,
-            lifespan="on",
+            lifespan="on" if client_tls is None else "off",
+            ssl_certfile=client_tls.cert if client_tls else None,
+            ssl_keyfile=client_tls.key if client_tls else None,
+            ssl_ca_certs=client_tls.client_ca if client_tls else None,
+            ssl_cert_reqs=ssl.CERT_NONE if client_tls is None else ssl.CERT_REQUIRED,
             access_log=False,
             log_level="warning",
             server_header=False,
@@ -121,7 +145,7 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> None:
         """Bind, run the app's lifespan start-up and begin serving (uvicorn's `serve`, in two halves)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nitro_wallet.host.api.client_allowlist import ClientAllowlist
@@ -22,6 +23,14 @@ class Eth2:
     network: str
     allowlist: ClientAllowlist
     validator_db: str  # a file, or "PostgreSQL ($NITRO_WALLET_VALIDATOR_DB)": never the conninfo
+    tls: tuple[str, Path] | None = None  # the mutual-TLS listener's URL and its clients' CA
+
+    def tls_line(self) -> str:
+        if self.tls is None:
+            return ""
+        url, client_ca = self.tls
+        sign_url = url + SIGN_PATH.replace("{identifier}", "{pubkey}")
+        return f"\n  Eth2 mTLS    {sign_url}  (any client certificate signed by {client_ca})"
 
     def clients(self) -> str:
         return ", ".join(["loopback", *map(str, self.allowlist.networks)])
@@ -40,7 +49,7 @@ def ready(
     return f"""
 nitro-wallet local stack is up (state: {state_dir})
   API          {url}  (SigV4 with the default profile of {state_dir}/credentials; docs/api.md)
-  Eth2 signer  {sign_url}  (Web3Signer API, network {eth2.network}; from {eth2.clients()})
+  Eth2 signer  {sign_url}  (Web3Signer API, network {eth2.network}; from {eth2.clients()}){eth2.tls_line()}
   validators   {eth2.validator_db}  (validator keys and slashing protection)
   Keymanager   {url}/eth/v1/keystores  (Bearer token in {state_dir}/keymanager-token;
                nitro-wallet validators import DIR)

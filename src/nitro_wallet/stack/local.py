@@ -16,7 +16,9 @@ keys are stored sealed in DIR/wallet.sqlite3. If the enclave process dies, the A
 has started a new one and given it its data key again; the stored keys need nothing else.
 
 The same port serves Web3Signer's eth2 API (/api/v1/eth2/...) to validator clients, which cannot sign
-SigV4: those routes admit loopback and the networks given with --eth2-allow CIDR, nothing else. They sign
+SigV4: those routes admit loopback and the networks given with --eth2-allow CIDR, nothing else; with
+--eth2-tls-port, also any client of a second, HTTPS listener that requires a certificate signed by
+--eth2-client-ca (the other routes still need their credentials there). They sign
 for --eth2-network (mainnet by default; sepolia, holesky, hoodi, minimal, or a 0x genesis fork version)
 with the validator keys of the validator database, which also holds slashing protection:
 DIR/validators.sqlite3, or the PostgreSQL database named by $NITRO_WALLET_VALIDATOR_DB (a libpq conninfo)
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ClientError
+from starlette.types import ASGIApp
 
 from nitro_wallet import sigv4
 from nitro_wallet.enclave import measurement
@@ -51,7 +54,7 @@ from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.host.store import SqliteKeyStore
 from nitro_wallet.kms_emulator import principals
 from nitro_wallet.stack import banner, launch
-from nitro_wallet.stack.api_server import ApiServer
+from nitro_wallet.stack.api_server import ApiServer, ClientTls
 from nitro_wallet.stack.state import (
     LOOPBACK,
     StackState,
@@ -71,6 +74,14 @@ DEFAULT_API_PORT = 8080
 
 
 ENCLAVE_SOCKETS = {"wallet": "enclave.sock", "signer": "enclave.sock", "generator": "generator.sock"}
+
+
+@dataclass(frozen=True)
+class Eth2TlsListener:
+    """The eth2 routes' mutual-TLS listener: its port (on the API's address) and its PEM files."""
+
+    port: int
+    tls: ClientTls
 
 
 @dataclass
@@ -217,10 +228,11 @@ async def run(
     split_roles: bool = False,
     eth2_network: Network = DEFAULT_NETWORK,
     eth2_allowlist: ClientAllowlist | None = None,
+    eth2_tls: Eth2TlsListener | None = None,
     validator_db_conninfo: str | None = None,
 ) -> int:
     """Run the stack until SIGINT or SIGTERM. `validator_db_conninfo`: a PostgreSQL validator database
-    (never printed), else DIR/validators.sqlite3."""
+    (never printed), else DIR/validators.sqlite3. `eth2_tls`: also serve the app over mutual TLS."""
     if dev_no_auth and host != LOOPBACK:
         print("nitro-wallet up: --dev-no-auth is allowed only with --host 127.0.0.1", file=sys.stderr)
         return 2
@@ -242,7 +254,7 @@ async def run(
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     store = SqliteKeyStore(state_dir / STORE_FILE)
     allowlist = eth2_allowlist or ClientAllowlist()
-    api: ApiServer | None = None
+    servers: list[ApiServer] = []
     try:
         await stack.start_kms()
         await asyncio.to_thread(ensure_key, state, state_dir, stack.kms_url)
@@ -268,28 +280,42 @@ async def run(
             eth2_allowlist=allowlist,
             keymanager_token=keymanager_token.load_or_create(state_dir),
         )
-        api = ApiServer(app, host, port)
-        await api.start()
+        await _start_servers(servers, app, host, port, eth2_tls)
         # Everything loaded so far (boto3, botocore, the app) lives as long as the process: moved out of the
         # collector's generations, full collections stop walking it (p99 at 64 clients: ~45 ms -> ~18 ms).
         gc.collect()
         gc.freeze()
         eth2 = banner.Eth2(
-            eth2_network.name, allowlist, validator_db.describe(state_dir, validator_db_conninfo)
+            eth2_network.name,
+            allowlist,
+            validator_db.describe(state_dir, validator_db_conninfo),
+            tls=None if eth2_tls is None else (servers[-1].url, eth2_tls.tls.client_ca),
         )
-        print(banner.ready(stack, api.url, pcr0=pcr0, enclaves_ready=ready, eth2=eth2), flush=True)
+        print(banner.ready(stack, servers[0].url, pcr0=pcr0, enclaves_ready=ready, eth2=eth2), flush=True)
         await _serve(stack, stop, validators)
     except (ChildFailed, NitroWalletError, ClientError, OSError) as exc:
         print(f"nitro-wallet up: {exc}", file=sys.stderr)
         return 1
     finally:
         stack.stopping = True
-        if api is not None:
-            await api.stop()
+        for server in reversed(servers):
+            await server.stop()
         await stack.stop()
         store.close()
         validators.close()
     return 0 if not stack.supervisor.exited_children() else 1
+
+
+async def _start_servers(
+    servers: list[ApiServer], app: ASGIApp, host: str, port: int, eth2_tls: Eth2TlsListener | None
+) -> None:
+    """Start the API, then the mutual-TLS listener if asked for; `servers` gets each one before it starts,
+    so the caller stops whichever started."""
+    servers.append(ApiServer(app, host, port))
+    if eth2_tls is not None:
+        servers.append(ApiServer(app, host, eth2_tls.port, client_tls=eth2_tls.tls))
+    for server in servers:
+        await server.start()
 
 
 def _open_validator_db(state_dir: Path, conninfo: str | None) -> SlashingStore | None:

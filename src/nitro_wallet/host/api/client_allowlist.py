@@ -10,16 +10,26 @@ The address is the socket's peer as the ASGI server reports it (`scope["client"]
 X-Forwarded-For (uvicorn's proxy_headers is off), so a client cannot claim another address. Behind a
 reverse proxy every request would come from the proxy's address: allow it only if the proxy itself admits
 only validator clients. A request without a peer address (a Unix socket) is refused.
+
+A second way in, whatever the address: the mutual-TLS listener (`nitro-wallet up --eth2-tls-port`), whose
+TLS handshake already required a client certificate signed by the configured CA. Its app is wrapped in
+`MutualTlsListener`, which marks each request's scope; `check_request` admits a marked request that also
+arrived over TLS. The mark is a scope key set by the server side, never read from anything the client sends.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nitro_wallet.wire.errors import BadRequest, Denied
 
 MAX_ALLOWED_NETWORKS = 256  # an allowlist is a handful of subnets; a longer one is a mistake
+
+MUTUAL_TLS_SCOPE_KEY = "nitro_wallet.mutual_tls"  # set only by MutualTlsListener
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -70,3 +80,24 @@ class ClientAllowlist:
     def check(self, client: tuple[str, int] | list[object] | None) -> None:
         if not self.admits(client):
             raise Denied(_REFUSED)
+
+    def check_request(self, scope: Mapping[str, Any]) -> None:
+        """Admit a request that came through the mutual-TLS listener, else check its peer's address."""
+        if scope.get(MUTUAL_TLS_SCOPE_KEY) is True and scope.get("scheme") == "https":
+            return
+        self.check(scope.get("client"))
+
+
+class MutualTlsListener:
+    """The app as the mutual-TLS listener serves it: each request is marked as having come through it.
+
+    Wrap the app in this only for a server whose TLS requires a client certificate (`ssl.CERT_REQUIRED`)
+    from the validator clients' CA: the mark admits the request to the eth2 routes whatever its address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, MUTUAL_TLS_SCOPE_KEY: True}
+        await self.app(scope, receive, send)

@@ -8,8 +8,9 @@
 (`/upcheck` and `/healthcheck` are the operations routes, already Web3Signer-shaped.)
 
 Access: these routes authenticate no one; `client_allowlist` admits the peer's address (loopback, or
-`--eth2-allow`) before anything else runs, and 403 otherwise. They are `Eth2Endpoint`s, a class of their own:
-no other route can be reached without its credentials through them.
+`--eth2-allow`) or a request through the mutual-TLS listener (`--eth2-tls-port`) before anything else runs,
+and 403 otherwise. They are `Eth2Endpoint`s, a class of their own: no other route can be reached without
+its credentials through them.
 
 One signature, in order: the key is read from the validator database (the one replicas share, so a key
 disabled through any replica is refused here at once: 404, as Web3Signer answers for an unknown key); the
@@ -111,7 +112,7 @@ class Eth2Endpoint:
         self.takes_body = body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.allowlist.check(scope.get("client"))
+        self.allowlist.check_request(scope)
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         declared_length(headers)
         body = await read_body(receive)
