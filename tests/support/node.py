@@ -4,6 +4,7 @@ Postman collection."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -15,8 +16,16 @@ import pytest
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 
 
-def run_batch(script: str, package: str, requests: list[dict[str, Any]], *, timeout: float = 60) -> list[Any]:
-    """One node process for the whole batch (JSON list on stdin, JSON list on stdout, same length)."""
+def run_batch(
+    script: str,
+    package: str,
+    requests: list[dict[str, Any]],
+    *,
+    timeout: float = 60,
+    env: Mapping[str, str] | None = None,
+) -> list[Any]:
+    """One node process for the whole batch (JSON list on stdin, JSON list on stdout, same length); `env`
+    adds to the environment node runs in."""
     node = shutil.which("node")
     if node is None:
         pytest.skip(f"node is not installed; the {package} cross-check needs node 20")
@@ -28,6 +37,7 @@ def run_batch(script: str, package: str, requests: list[dict[str, Any]], *, time
         capture_output=True,
         check=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     results: list[Any] = json.loads(done.stdout)
     assert len(results) == len(requests)

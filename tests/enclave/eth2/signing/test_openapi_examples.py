@@ -37,8 +37,9 @@ MAINNET_ONLY = {
     "AGGREGATE_AND_PROOF_V2 (FULU)": "aggregate_and_proof.data.aggregate.committee_bits",
 }
 # The electra AggregateAndProof examples carry 0x2475...c9e0, which no reading of the spec's containers gives
-# for their content; mainnet sizes give 0x1180...2ced40, checked by hand in test_independent_roots.py.
-# Another Web3Signer-compatible implementation's tests treat that example root as invalid too.
+# for their content (bitfield limits, committee_bits sizes and field orders searched); mainnet sizes give
+# 0x1180...2ced40, as the hand computation (test_independent_roots.py) and Lodestar's current SSZ types
+# (test_lodestar_roots.py) do.
 KNOWN_BAD_ROOTS = {
     "AGGREGATE_AND_PROOF_V2 (ELECTRA)": "0x1180bcb41bda522b3420274c6e4931c37ecf4eef99a57e4d04fc81e82b2ced40",
     "AGGREGATE_AND_PROOF_V2 (FULU)": "0x1180bcb41bda522b3420274c6e4931c37ecf4eef99a57e4d04fc81e82b2ced40",
