@@ -148,15 +148,17 @@ def test_a_second_lodestar_client_cannot_double_vote(stack: Up) -> None:
     assert again == signed
 
 
-def test_lodestar_upcheck_wants_json_where_web3signer_answers_text(stack: Up) -> None:
-    """Lodestar's externalSignerUpCheck parses the body as JSON `{"status": "OK"}`; Web3Signer's OpenAPI
-    (and this API) answer `GET /upcheck` with the text `OK`, so the helper fails on both. Nothing else in the
-    installed Lodestar packages calls it; it is pinned here so a change on either side shows."""
-    [result] = lodestar(stack, [{"op": "upcheck"}])
-    assert result["errorClass"] == "SyntaxError"
-    assert "JSON" in result["error"]
+def test_lodestar_upcheck_gets_the_json_it_parses(stack: Up) -> None:
+    """Lodestar's externalSignerUpCheck parses the body as JSON `{"status": "OK"}`, which Web3Signer's OpenAPI
+    text `OK` would fail. It sends no Accept of its own (cross-fetch's node-fetch 2 adds `*/*`) but declares
+    `Content-Type: application/json`: the request shape /upcheck answers in JSON, while curl's `*/*` alone
+    keeps the spec's text. Both are pinned, so a change on either side shows."""
+    upcheck, sent = lodestar(stack, [{"op": "upcheck"}, {"op": "upcheckHeaders"}])
+    assert upcheck == {"up": True}
+    assert sent == {"accept": "*/*", "contentType": "application/json"}
 
-    response = httpx.get(f"{stack.url}/upcheck", headers={"Content-Type": "application/json"})
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert response.text == "OK"
+    lodestar_headers = {"Accept": sent["accept"], "Content-Type": sent["contentType"]}
+    response = httpx.get(f"{stack.url}/upcheck", headers=lodestar_headers)
+    assert (response.headers["content-type"], response.json()) == ("application/json", {"status": "OK"})
+    text = httpx.get(f"{stack.url}/upcheck", headers={"Accept": "*/*"})
+    assert (text.headers["content-type"], text.text) == ("text/plain; charset=utf-8", "OK")

@@ -11,6 +11,8 @@
 //
 // stdin:  a JSON array of requests, each with "url" (the signer's base URL) and one of
 //           {"op": "upcheck"}                                   externalSignerUpCheck
+//           {"op": "upcheckHeaders"}   externalSignerUpCheck against a local recorder instead of "url":
+//                                      the Accept and Content-Type headers it sends
 //           {"op": "publicKeys"}                                externalSignerGetKeys
 //           {"op": "sign", "type": "ATTESTATION", "pubkey": "0x..", "attestation": {slot, index,
 //            beacon_block_root, source: {epoch, root}, target: {epoch, root}}}   (the eth2 JSON of
@@ -20,10 +22,12 @@
 //            "parent_root": "0x.."}   (a default full block of the slot's fork; currentSlot = slot)
 //         An optional "network" (a Lodestar network name, mainnet by default) picks the chain config
 //         and genesis validators root; the preset is Lodestar's default (mainnet).
-// stdout: a JSON array with, for each request, {"up": bool}, {"publicKeys": [..]},
+// stdout: a JSON array with, for each request, {"up": bool}, {"accept": .., "contentType": ..},
+//         {"publicKeys": [..]},
 //         {"signingRoot": "0x..", "signature": "0x.."}, or {"error": message, "errorClass": name}
 //         (Lodestar raises the signer's response body as the message of a plain Error).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createIBeaconConfig } from '@lodestar/config'
@@ -123,10 +127,30 @@ async function signBlock({ config, store }, request) {
 
 const SIGNERS = { ATTESTATION: signAttestation, RANDAO_REVEAL: signRandao, BLOCK_V2: signBlock }
 
+// The headers of the request externalSignerUpCheck sends, as a loopback server of this run receives them.
+async function upcheckHeaders() {
+  let seen
+  const recorder = createServer((request, response) => {
+    seen = { accept: request.headers.accept ?? null, contentType: request.headers['content-type'] ?? null }
+    response.setHeader('content-type', 'application/json')
+    response.end('{"status":"OK"}')
+  })
+  await new Promise((resolve) => recorder.listen(0, '127.0.0.1', resolve))
+  try {
+    await externalSignerUpCheck(`http://127.0.0.1:${recorder.address().port}`)
+  } finally {
+    recorder.closeAllConnections()
+    await new Promise((resolve) => recorder.close(resolve))
+  }
+  return seen
+}
+
 async function answer(client, request) {
   switch (request.op) {
     case 'upcheck':
       return { up: await externalSignerUpCheck(request.url) }
+    case 'upcheckHeaders':
+      return await upcheckHeaders()
     case 'publicKeys':
       return { publicKeys: await externalSignerGetKeys(request.url) }
     case 'sign': {

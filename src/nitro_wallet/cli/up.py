@@ -66,9 +66,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     tls = command.add_argument_group(
         "eth2 mutual TLS",
         "a second, HTTPS listener for validator clients: a client certificate signed by the CA admits them to"
-        " the eth2 routes from any address (give all four options, or none)",
+        " the eth2 routes from any address (give the four PORT and PEM options, or none)",
     )
-    tls.add_argument("--eth2-tls-port", type=_port, metavar="PORT", help="its port, on --host (0 for any)")
+    tls.add_argument(
+        "--eth2-tls-host",
+        metavar="ADDR",
+        help="its address (default: --host), e.g. an interface the validator clients reach while the API"
+        " stays on loopback",
+    )
+    tls.add_argument("--eth2-tls-port", type=_port, metavar="PORT", help="its port (0 for any)")
     tls.add_argument("--eth2-tls-cert", type=Path, metavar="CERT.pem", help="its certificate (chain)")
     tls.add_argument("--eth2-tls-key", type=Path, metavar="KEY.pem", help="its private key")
     tls.add_argument(
@@ -102,11 +108,16 @@ def _port(text: str) -> int:
 
 
 def eth2_tls_listener(args: argparse.Namespace) -> local.Eth2TlsListener | None:
-    """The mutual-TLS listener the options name, None without them; BadRequest if only some are given or a
-    file is missing."""
+    """The mutual-TLS listener the options name (on --eth2-tls-host, else --host), None without them;
+    BadRequest if only some are given, --eth2-tls-host without them, or a file is missing."""
     given = {option: getattr(args, option[2:].replace("-", "_")) for option in TLS_OPTIONS}
     missing = [option for option, value in given.items() if value is None]
     if len(missing) == len(TLS_OPTIONS):
+        if args.eth2_tls_host is not None:
+            raise BadRequest(
+                f"--eth2-tls-host is the mutual-TLS listener's address: it needs {', '.join(TLS_OPTIONS)}",
+                field="--eth2-tls-host",
+            )
         return None
     if missing:
         raise BadRequest(
@@ -116,7 +127,8 @@ def eth2_tls_listener(args: argparse.Namespace) -> local.Eth2TlsListener | None:
         if isinstance(value, Path) and not value.is_file():
             raise BadRequest(f"{option}: no such file: {value}", field=option)
     tls = ClientTls(cert=args.eth2_tls_cert, key=args.eth2_tls_key, client_ca=args.eth2_client_ca)
-    return local.Eth2TlsListener(port=args.eth2_tls_port, tls=tls)
+    host = args.host if args.eth2_tls_host is None else args.eth2_tls_host
+    return local.Eth2TlsListener(host=host, port=args.eth2_tls_port, tls=tls)
 
 
 def run_up(args: argparse.Namespace) -> int:

@@ -18,7 +18,8 @@ has started a new one and given it its data key again; the stored keys need noth
 The same port serves Web3Signer's eth2 API (/api/v1/eth2/...) to validator clients, which cannot sign
 SigV4: those routes admit loopback and the networks given with --eth2-allow CIDR, nothing else; with
 --eth2-tls-port, also any client of a second, HTTPS listener that requires a certificate signed by
---eth2-client-ca (the other routes still need their credentials there). They sign
+--eth2-client-ca (the other routes still need their credentials there), on --host or on --eth2-tls-host
+(so that only it faces the validator clients' network while the API stays on loopback). They sign
 for --eth2-network (mainnet by default; sepolia, holesky, hoodi, minimal, or a 0x genesis fork version)
 with the validator keys of the validator database, which also holds slashing protection:
 DIR/validators.sqlite3, or the PostgreSQL database named by $NITRO_WALLET_VALIDATOR_DB (a libpq conninfo)
@@ -78,8 +79,10 @@ ENCLAVE_SOCKETS = {"wallet": "enclave.sock", "signer": "enclave.sock", "generato
 
 @dataclass(frozen=True)
 class Eth2TlsListener:
-    """The eth2 routes' mutual-TLS listener: its port (on the API's address) and its PEM files."""
+    """The eth2 routes' mutual-TLS listener: its address (the API's, or one of its own), its port and its
+    PEM files."""
 
+    host: str
     port: int
     tls: ClientTls
 
@@ -233,8 +236,9 @@ async def run(
 ) -> int:
     """Run the stack until SIGINT or SIGTERM. `validator_db_conninfo`: a PostgreSQL validator database
     (never printed), else DIR/validators.sqlite3. `eth2_tls`: also serve the app over mutual TLS."""
-    if dev_no_auth and host != LOOPBACK:
-        print("nitro-wallet up: --dev-no-auth is allowed only with --host 127.0.0.1", file=sys.stderr)
+    refusal = _dev_no_auth_refusal(host, eth2_tls) if dev_no_auth else None
+    if refusal is not None:
+        print(f"nitro-wallet up: {refusal}", file=sys.stderr)
         return 2
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
@@ -306,6 +310,16 @@ async def run(
     return 0 if not stack.supervisor.exited_children() else 1
 
 
+def _dev_no_auth_refusal(host: str, eth2_tls: Eth2TlsListener | None) -> str | None:
+    """Why --dev-no-auth cannot serve on these addresses, or None: without authentication every route is
+    open, on the mutual-TLS listener as on the API's port, so both must stay on loopback."""
+    if host != LOOPBACK:
+        return "--dev-no-auth is allowed only with --host 127.0.0.1"
+    if eth2_tls is not None and eth2_tls.host != LOOPBACK:
+        return "--dev-no-auth is allowed only with --eth2-tls-host 127.0.0.1"
+    return None
+
+
 async def _start_servers(
     servers: list[ApiServer], app: ASGIApp, host: str, port: int, eth2_tls: Eth2TlsListener | None
 ) -> None:
@@ -313,7 +327,7 @@ async def _start_servers(
     so the caller stops whichever started."""
     servers.append(ApiServer(app, host, port))
     if eth2_tls is not None:
-        servers.append(ApiServer(app, host, eth2_tls.port, client_tls=eth2_tls.tls))
+        servers.append(ApiServer(app, eth2_tls.host, eth2_tls.port, client_tls=eth2_tls.tls))
     for server in servers:
         await server.start()
 

@@ -28,7 +28,43 @@ async def test_upcheck_answers_ok_in_text_without_credentials(anonymous: httpx.A
     response = await anonymous.get("/upcheck")
     assert response.status_code == 200
     assert response.text == "OK"
-    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+JSON_UPCHECK = ("application/json", '{"status":"OK"}')
+TEXT_UPCHECK = ("text/plain; charset=utf-8", "OK")
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type", "expected"),
+    [
+        (None, None, TEXT_UPCHECK),  # Web3Signer's OpenAPI: text
+        ("*/*", None, TEXT_UPCHECK),  # curl
+        ("text/plain", None, TEXT_UPCHECK),
+        ("application/json", None, JSON_UPCHECK),  # Nimbus's getUpcheck
+        ("text/html, Application/JSON;q=0.9", None, JSON_UPCHECK),
+        ("application/*", None, TEXT_UPCHECK),
+        ("*/*", "application/json", JSON_UPCHECK),  # Lodestar's externalSignerUpCheck (node-fetch's Accept)
+        (None, "application/json; charset=utf-8", JSON_UPCHECK),
+        ("text/plain", "application/json", TEXT_UPCHECK),  # an explicit type wins over the declaration
+        ("application/json;q=0, */*", "application/json", TEXT_UPCHECK),  # JSON refused
+        ("application/json; q=0.000", None, TEXT_UPCHECK),
+        ("application/json;q=0.001", None, JSON_UPCHECK),
+        ("*/*", "text/plain", TEXT_UPCHECK),
+    ],
+)
+async def test_upcheck_answers_json_to_a_client_that_asks_for_it(
+    anonymous: httpx.AsyncClient, accept: str | None, content_type: str | None, expected: tuple[str, str]
+) -> None:
+    request = anonymous.build_request("GET", "/upcheck")
+    del request.headers["accept"]  # httpx's default, */*
+    for name, value in (("accept", accept), ("content-type", content_type)):
+        if value is not None:
+            request.headers[name] = value
+    response = await anonymous.send(request)
+    assert response.status_code == 200
+    assert (response.headers["content-type"], response.text) == expected
+    assert response.headers["vary"] == "Accept, Content-Type"
 
 
 async def test_healthcheck_is_up_while_the_enclave_answers(anonymous: httpx.AsyncClient) -> None:

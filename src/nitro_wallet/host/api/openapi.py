@@ -412,7 +412,9 @@ def _paths() -> dict[str, Any]:
         },
         "/upcheck": {
             "get": _public(
-                "200 OK while the host serves", {"200": {"description": "OK", "content": {"text/plain": {}}}}
+                "200 OK while the host serves: JSON when Accept lists application/json (or lists no other"
+                " type and Content-Type is application/json), text otherwise",
+                {"200": {"description": "OK", "content": {"text/plain": {}, **_json(_UPCHECK)}}},
             )
         },
         "/healthcheck": {
@@ -436,6 +438,7 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_UPCHECK: Schema = _object({"status": {"const": "OK"}}, ["status"])
 _HEALTH: Schema = _object(
     {
         "status": {"enum": ["UP", "DOWN"]},

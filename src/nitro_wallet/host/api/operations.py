@@ -9,7 +9,8 @@ unless a check is DOWN (then 503).
 
 Both answer as Web3Signer's OpenAPI says (its `HealthCheck` schema: `status`, `checks` of `{id, status}`
 and `outcome`, which repeats the status; /upcheck is `OK` as text/plain; charset=utf-8), so tooling written
-for Web3Signer reads them unchanged.
+for Web3Signer reads them unchanged. /upcheck answers `{"status": "OK"}` as JSON instead to a client that
+asks for JSON (`Upcheck`): validator clients' upcheck helpers parse that shape.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from nitro_wallet.host.api.bodies import JSON_MEDIA_TYPE
 from nitro_wallet.host.api.context import ApiContext
 from nitro_wallet.host.api.endpoint import AUTHENTICATED, PUBLIC, Call, Endpoint, route
 from nitro_wallet.host.api.metrics import CONTENT_TYPE
@@ -36,8 +39,47 @@ _NONCE_RULE = f"nonce must be 1..{MAX_ATTESTATION_FIELD_BYTES} bytes as hex"
 _PROBE_PUBKEY = bytes(PUBKEY_BYTES)  # /healthcheck reads this (absent) key: one indexed lookup
 
 
-async def upcheck(_call: Call) -> Response:
-    return PlainTextResponse("OK")
+_WILDCARD_RANGES = frozenset({"*/*", "application/*"})
+_ZERO_QUALITY = re.compile(r"q=0(?:\.0{0,3})?")
+_VARY = {"Vary": "Accept, Content-Type"}
+
+
+class Upcheck:
+    """GET /upcheck: `OK` as text/plain; charset=utf-8 (Web3Signer's OpenAPI), or `{"status": "OK"}` as
+    application/json to a client that asks for JSON (`upcheck_wants_json`). A public probe that reads two
+    headers and nothing else: an ASGI app of its own, since an `Endpoint`'s handlers see no headers."""
+
+    def __init__(self) -> None:
+        self.text = PlainTextResponse("OK", headers=_VARY)
+        self.json = JSONResponse({"status": "OK"}, headers=_VARY)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        accept = b",".join(value for name, value in headers if name == b"accept")
+        content_type = next((value for name, value in headers if name == b"content-type"), None)
+        response = self.json if upcheck_wants_json(accept, content_type) else self.text
+        await response(scope, receive, send)
+
+
+def upcheck_wants_json(accept: bytes, content_type: bytes | None) -> bool:
+    """JSON if Accept (all its headers' values, b"" if none) lists application/json (Nimbus's getUpcheck
+    sends that), text if it lists any other type or refuses JSON (q=0). An Accept of wildcards only, or
+    none, keeps the spec's text (curl sends `*/*`) unless the request declares `Content-Type:
+    application/json`: Lodestar's externalSignerUpCheck sends that, with node-fetch's default `Accept: */*`,
+    and parses the answer as JSON."""
+    listed: set[str] = set()
+    refused: set[str] = set()
+    for media_range in accept.decode("latin-1").split(","):
+        media_type, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        if media_type:
+            zero = any(_ZERO_QUALITY.fullmatch(parameter.replace(" ", "")) for parameter in parameters)
+            (refused if zero else listed).add(media_type)
+    if JSON_MEDIA_TYPE in listed or JSON_MEDIA_TYPE in refused:
+        return JSON_MEDIA_TYPE in listed
+    if listed - _WILDCARD_RANGES:
+        return False
+    declared = (content_type or b"").decode("latin-1").split(";", 1)[0].strip().lower()
+    return declared == JSON_MEDIA_TYPE
 
 
 async def _enclave_status(context: ApiContext) -> str:
@@ -97,7 +139,7 @@ class _Document:
 
 def routes(context: ApiContext, openapi: dict[str, Any]) -> list[Route]:
     return [
-        route("/upcheck", {"GET": Endpoint(context, upcheck, PUBLIC)}),
+        Route("/upcheck", Upcheck(), methods=["GET"]),
         route("/healthcheck", {"GET": Endpoint(context, healthcheck, PUBLIC)}),
         route("/metrics", {"GET": Endpoint(context, metrics, PUBLIC)}),
         route("/v1/openapi.json", {"GET": Endpoint(context, _Document(openapi), PUBLIC)}),
