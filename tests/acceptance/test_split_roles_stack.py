@@ -1,7 +1,9 @@
-"""`nitro-wallet up --split-roles`: the reference's generator + signer layout through the whole stack."""
+"""`nitro-wallet up --split-roles`: the reference's generator + signer layout through the whole stack;
+`nitro-wallet validators import` seals to the signer, which opens validators.import."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -9,10 +11,18 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from eth_account import Account
+from py_ecc.bls import G2ProofOfPossession
 
+from enclave.eth2.conftest import build_keystore, random_secret
+from enclave.eth2.signing.conftest import sign_examples
+from nitro_wallet.attestation import devca, verify
+from nitro_wallet.cli.main import main
+from nitro_wallet.client.validator_import import seal_keystore
 from nitro_wallet.host import key_policy
 from support.eth_examples import REFERENCE_TRANSACTION
 from support.stack import Up, children, running
@@ -89,3 +99,52 @@ def test_the_layout_is_fixed_when_the_state_is_created(stack: Up) -> None:
     done = subprocess.run([*argv, "--port", "0"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "created with --split-roles" in done.stderr
+
+
+def transport_key(stack: Up, query: str) -> bytes:
+    nonce = os.urandom(32)
+    response = stack.request("GET", f"/v1/attestation?nonce={nonce.hex()}{query}")
+    assert response.status_code == 200, response.text
+    document = base64.b64decode(response.json()["document"])
+    verified = verify.verify(
+        document, [devca.load_root(stack.state_dir)], expect=verify.Expectations(nonce=nonce)
+    )
+    assert verified.public_key is not None
+    return verified.public_key
+
+
+def new_keystore(password: str) -> tuple[bytes, str]:
+    secret = random_secret()
+    pubkey = G2ProofOfPossession.SkToPk(int.from_bytes(secret, "big"))
+    return pubkey, json.dumps(build_keystore(secret, password, pubkey=pubkey))
+
+
+@pytest.mark.skipif(not sign_examples(), reason="the Web3Signer OpenAPI vectors are not present")
+def test_validators_import_seals_to_the_signer(stack: Up, tmp_path: Path) -> None:
+    password = secrets.token_hex(16)
+    pubkey, keystore = new_keystore(password)
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "keystore-split.json").write_text(keystore)
+    (tmp_path / "password.txt").write_text(password)
+    argv = ["validators", "import", str(tmp_path / "keys"), "--password-file", str(tmp_path / "password.txt")]
+    assert main([*argv, "--url", stack.url, "--state-dir", str(stack.state_dir)]) == 0
+    attestation = sign_examples()["ATTESTATION"]
+    signed = httpx.post(f"{stack.url}/api/v1/eth2/sign/0x{pubkey.hex()}", json=attestation, timeout=30)
+    assert signed.status_code == 200, signed.text
+    root = bytes.fromhex(attestation["signingRoot"][2:])
+    assert G2ProofOfPossession.Verify(pubkey, root, bytes.fromhex(signed.json()["signature"][2:]))
+
+    to_generator = transport_key(stack, "")  # without method=validators.import: the generator's key
+    assert to_generator != transport_key(stack, "&method=validators.import")
+    _, other = new_keystore(password)
+    token = (stack.state_dir / "keymanager-token").read_text().strip()
+    refused = httpx.post(
+        f"{stack.url}/eth/v1/keystores",
+        json={"sealed_keystores": [seal_keystore(to_generator, other, password)]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert refused.status_code == 200, refused.text
+    (status,) = refused.json()["data"]
+    assert status["status"] == "error"
+    assert status["message"].startswith("sealed_input does not open")

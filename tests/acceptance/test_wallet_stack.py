@@ -1,6 +1,7 @@
 """The wallet through the whole local stack, as users reach it: `nitro-wallet up`, HTTP with AWS SigV4
 (botocore as the independent signer), the reference's routes and bodies, the v1 API with client-side HMACs
-and sealed inputs; a canary key that the host never sees; the enclave killed under load.
+and sealed inputs; a canary key that the host never sees; a validator keystore imported sealed by
+`nitro-wallet validators import`, whose password and key the host never sees; the enclave killed under load.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
+from py_ecc.bls import G2ProofOfPossession
 
+from enclave.eth2.conftest import build_keystore, random_secret
+from enclave.eth2.signing.conftest import sign_examples
 from nitro_wallet.attestation import devca, verify
+from nitro_wallet.cli.main import main
 from nitro_wallet.client.sealed_input import seal
 from nitro_wallet.wire.request_auth import request_hmac
 from support.eth_examples import REFERENCE_TRANSACTION
@@ -140,6 +145,40 @@ def test_canary_key_never_reaches_the_host(stack: Up) -> None:
     ):
         for form in forms:
             assert form not in blob, f"the canary (or its secret) is in the host's {place}"
+
+
+@pytest.mark.skipif(not sign_examples(), reason="the Web3Signer OpenAPI vectors are not present")
+def test_canary_keystore_password_never_reaches_the_host(stack: Up, tmp_path: Path) -> None:
+    """`nitro-wallet validators import` seals the keystore and its password to the attested enclave: the
+    key signs, and neither the password nor the key is in anything the host stores, logs or holds in
+    memory. The scan is shown to work by finding what the host does hold (the pubkey it lists)."""
+    password = "canary-password-" + secrets.token_hex(16)
+    secret = random_secret()
+    pubkey = G2ProofOfPossession.SkToPk(int.from_bytes(secret, "big"))
+    (tmp_path / "keys").mkdir()
+    keystore = json.dumps(build_keystore(secret, password, kdf="scrypt", pubkey=pubkey))
+    (tmp_path / "keys" / "keystore-canary.json").write_text(keystore)
+    (tmp_path / "password.txt").write_text(password + "\n")
+    argv = ["validators", "import", str(tmp_path / "keys"), "--password-file", str(tmp_path / "password.txt")]
+    assert main([*argv, "--url", stack.url, "--state-dir", str(stack.state_dir)]) == 0
+
+    attestation = sign_examples()["ATTESTATION"]
+    signed = httpx.post(f"{stack.url}/api/v1/eth2/sign/0x{pubkey.hex()}", json=attestation, timeout=30)
+    assert signed.status_code == 200, signed.text
+    root = bytes.fromhex(attestation["signingRoot"][2:])
+    assert G2ProofOfPossession.Verify(pubkey, root, bytes.fromhex(signed.json()["signature"][2:]))
+
+    token = (stack.state_dir / "keymanager-token").read_text().strip()
+    listed = httpx.get(f"{stack.url}/eth/v1/keystores", headers={"Authorization": f"Bearer {token}"})
+    assert {"validating_pubkey": "0x" + pubkey.hex(), "readonly": False} in listed.json()["data"]
+    memory = process_memory(stack.process.pid)
+    assert ("0x" + pubkey.hex()).encode() in memory  # the scan sees what the host holds
+
+    forms = [password.encode(), password.encode("utf-16-le"), secret, secret.hex().encode()]
+    stored = b"".join(path.read_bytes() for path in stack.state_dir.rglob("*") if path.is_file())
+    for place, blob in (("memory", memory), ("files", stored), ("logs", stack.output().encode())):
+        for form in forms:
+            assert form not in blob, f"the keystore's password (or key) is in the host's {place}"
 
 
 def test_enclave_killed_under_load_gives_503_then_everything_recovers(stack: Up) -> None:

@@ -1,7 +1,9 @@
 """`nitro-wallet validators import DIR` against the real API server (uvicorn on a loopback port) with the
 Keymanager API, the real enclave behind it and a validator database the test reads: a directory imported
 in batches with its progress and summary, duplicates, failures counted by file (exit 1), slashing data
-imported with the first batch; the token, the password and an absent server, as the command reports them.
+imported with the first batch; sealed to the attested enclave by default (the body carries no password),
+in the clear with --no-seal; an enclave that does not match --expect-pcr gets nothing; the token, the
+password and an absent server, as the command reports them.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from py_ecc.bls import G2ProofOfPossession
 
 from enclave.eth2.conftest import build_keystore, random_secret
 from host.api.conftest import attested_key
+from nitro_wallet.attestation import devca
 from nitro_wallet.cli.main import main
 from nitro_wallet.cli.validators import BATCH_KEYSTORES
 from nitro_wallet.host import keymanager_token
 from nitro_wallet.host.api import build_app
-from nitro_wallet.host.auth import Authenticator
+from nitro_wallet.host.auth import Authenticator, Permission, new_api_key
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.host.slashing import SqliteSlashingStore
@@ -36,6 +39,7 @@ pytestmark = pytest.mark.anyio
 
 PASSWORD = "validators cli test password"
 GENESIS_ROOT = "0x" + "42" * 32
+API_KEY_ENV = "NW_TEST_VALIDATORS_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -43,27 +47,70 @@ class Served:
     url: str
     state_dir: Path
     validators: SqliteSlashingStore
+    root: Path  # the emulated enclave's development root (PEM), for --root
+    requests: list[tuple[str, str, bytes]]  # (method, path?query, body) of every request received
+
+    def bodies(self, path: str) -> list[bytes]:
+        return [body for _, target, body in self.requests if target.split("?", 1)[0] == path]
+
+    def targets(self, path: str) -> list[str]:
+        return [target for _, target, _ in self.requests if target.split("?", 1)[0] == path]
+
+
+class Recorder:
+    """The app behind a recorder of every request's method, path and body (what the host is given)."""
+
+    def __init__(self, app: Any, requests: list[tuple[str, str, bytes]]) -> None:
+        self.app = app
+        self.requests = requests
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        body = bytearray()
+
+        async def recording() -> Any:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            if not message.get("more_body", False):
+                query = scope["query_string"].decode("latin-1")
+                target = scope["path"] + ("?" + query if query else "")
+                self.requests.append((scope["method"], target, bytes(body)))
+            return message
+
+        return await self.app(scope, recording, send)
+
+
+@dataclass(frozen=True)
+class Enclave:
+    address: str
+    state_dir: Path
 
 
 @pytest.fixture(scope="module")
-def enclave_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def enclave(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enclave]:
     state_dir = tmp_path_factory.mktemp("validators-cli-enclave")
     with processes.kms_emulator(state_dir) as kms_url:
         key_arn = attested_key(state_dir, kms_url)
         with processes.enclave(state_dir, kms_url, key_arn) as address:
             asyncio.run(processes.prepare_enclave(address, state_dir))
-            yield address
+            yield Enclave(address, state_dir)
 
 
 @pytest.fixture
-async def served(enclave_address: str, tmp_path: Path) -> AsyncIterator[Served]:
-    """The API with the Keymanager routes on a loopback port; its token in STATE_DIR/keymanager-token."""
+async def served(enclave: Enclave, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
+    """The API with the Keymanager routes on a loopback port; its token in STATE_DIR/keymanager-token, an
+    API key (for /v1/attestation) in API_KEY_ENV."""
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     token = keymanager_token.load_or_create(state_dir)
     store = SqliteKeyStore(tmp_path / "keys.sqlite3")
+    api_key, record = new_api_key([permission.value for permission in Permission])
+    store.add_api_key(record)
+    monkeypatch.setenv(API_KEY_ENV, api_key)
     validators = SqliteSlashingStore(tmp_path / "validators.sqlite3")
-    async with EnclaveChannel(enclave_address) as channel:
+    root = devca.ca_directory(enclave.state_dir) / devca.ROOT_FILE
+    async with EnclaveChannel(enclave.address) as channel:
         app = build_app(
             enclave=EnclaveClient(channel),
             store=store,
@@ -73,10 +120,11 @@ async def served(enclave_address: str, tmp_path: Path) -> AsyncIterator[Served]:
             validators=validators,
             keymanager_token=token,
         )
-        server = ApiServer(app, "127.0.0.1", 0)
+        requests: list[tuple[str, str, bytes]] = []
+        server = ApiServer(Recorder(app, requests), "127.0.0.1", 0)
         await server.start()
         try:
-            yield Served(server.url, state_dir, validators)
+            yield Served(server.url, state_dir, validators, root, requests)
         finally:
             await server.stop()
     validators.close()
@@ -105,9 +153,11 @@ def password_file(tmp_path: Path, password: str = PASSWORD) -> Path:
 
 
 async def run(served: Served, *argv: str) -> int:
-    """The command in a worker thread, so the server keeps answering on this loop."""
+    """The command in a worker thread, so the server keeps answering on this loop; sealed unless argv
+    says --no-seal, with the API key and the enclave's root it needs for that."""
     arguments = ["validators", "import", *argv, "--url", served.url, "--state-dir", str(served.state_dir)]
-    return await asyncio.to_thread(main, arguments)
+    sealing = ["--api-key-env", API_KEY_ENV, "--root", str(served.root)]
+    return await asyncio.to_thread(main, [*arguments, *sealing])
 
 
 def summary(out: str) -> dict[str, Any]:
@@ -184,6 +234,52 @@ async def test_slashing_data_is_imported_with_the_keys(
     assert snapshot.validators[0].marks.low_slot == 81
 
 
+async def test_sealed_by_default_the_host_is_given_no_password_and_no_keystore(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pubkeys = keystores(tmp_path / "keys", 2)
+    texts = [path.read_bytes() for path in sorted((tmp_path / "keys").iterdir())]
+    assert await run(served, str(tmp_path / "keys"), "--password-file", str(password_file(tmp_path))) == 0
+    assert summary(capsys.readouterr().out)["imported"] == 2
+    assert sorted(key.pubkey for key in served.validators.list_validator_keys()) == sorted(pubkeys)
+    (attestation,) = served.targets("/v1/attestation")
+    assert "method=validators.import" in attestation
+    (body,) = served.bodies("/eth/v1/keystores")
+    assert set(json.loads(body)) == {"sealed_keystores"}
+    assert PASSWORD.encode() not in body
+    for text in texts:  # nor any part of the keystores: their ciphertexts, checksums, salts
+        crypto = json.loads(text)["crypto"]
+        parts = [crypto["cipher"]["message"], crypto["checksum"]["message"], crypto["kdf"]["params"]["salt"]]
+        assert all(part.encode() not in body for part in parts)
+
+
+async def test_no_seal_sends_the_specs_body_in_the_clear(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keystores(tmp_path / "keys", 1)
+    argv = [str(tmp_path / "keys"), "--password-file", str(password_file(tmp_path)), "--no-seal"]
+    assert await run(served, *argv) == 0
+    assert summary(capsys.readouterr().out)["imported"] == 1
+    assert served.targets("/v1/attestation") == []
+    (body,) = served.bodies("/eth/v1/keystores")
+    assert json.loads(body)["passwords"] == [PASSWORD]
+
+
+async def test_an_enclave_that_does_not_match_the_expected_pcr_is_sent_nothing(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keystores(tmp_path / "keys", 1)
+    argv = [str(tmp_path / "keys"), "--password-file", str(password_file(tmp_path))]
+    assert await run(served, *argv, "--expect-pcr", f"0={'00' * 48}") == 1
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith("error: the enclave's attestation does not verify: ")
+    )
+    assert served.bodies("/eth/v1/keystores") == []
+    assert served.validators.list_validator_keys() == []
+
+
 # --- how failures read --------------------------------------------------------------------------------
 
 
@@ -219,13 +315,19 @@ def test_without_a_token_file_it_says_where_the_token_comes_from(
     assert "`nitro-wallet up` writes it" in err
 
 
+@pytest.mark.parametrize("sealing", [["--no-seal"], ["--api-key-env", API_KEY_ENV, "--root", "aws"]])
 def test_an_absent_server_is_named(
-    tmp_path: Path, silent_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    silent_url: str,
+    sealing: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     keystores(tmp_path / "keys", 1)
     keymanager_token.load_or_create(tmp_path)
+    monkeypatch.setenv(API_KEY_ENV, "nw_" + "0" * 8)
     argv = ["validators", "import", str(tmp_path / "keys"), "--url", silent_url, "--state-dir", str(tmp_path)]
-    assert main([*argv, "--password-file", str(password_file(tmp_path))]) == 1
+    assert main([*argv, "--password-file", str(password_file(tmp_path)), *sealing]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: no nitro-wallet API at {silent_url} (is `nitro-wallet up` running?)"
     )

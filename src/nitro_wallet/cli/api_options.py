@@ -130,6 +130,27 @@ def _describe(exc: Exception, args: argparse.Namespace) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def sealing_options(command: argparse.ArgumentParser, *, clear_help: str) -> None:
+    """--no-seal (`clear_help` says what goes to the host then) and what the enclave's attestation must match
+    before anything is sealed to it (--root, --expect-pcr): what `open_client(..., sealing=True)` reads."""
+    command.add_argument("--no-seal", dest="sealed", action="store_false", help=clear_help)
+    command.add_argument(
+        "--root",
+        default="dev",
+        metavar="aws|dev|PATH",
+        help="the root the enclave's attestation must chain to before anything is sealed to it: the AWS "
+        "Nitro root, the state directory's development root (default), or a certificate file",
+    )
+    command.add_argument(
+        "--expect-pcr",
+        action="append",
+        default=[],
+        type=options.pcr_expectation,
+        metavar="N=HEX",
+        help="require the enclave's PCR N to equal HEX before sealing (repeatable)",
+    )
+
+
 def open_client(args: argparse.Namespace, *, sealing: bool = False) -> WalletClient:
     """A client for --url with the chosen credentials; `sealing` loads the attestation root too."""
     state_dir = options.state_dir(args)

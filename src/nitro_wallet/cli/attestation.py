@@ -37,26 +37,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--expect-pcr",
         action="append",
         default=[],
-        type=_pcr_expectation,
+        type=options.pcr_expectation,
         metavar="N=HEX",
         help="require PCR N to equal HEX (repeatable)",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(run=run_verify)
-
-
-def _pcr_expectation(text: str) -> tuple[int, bytes]:
-    index, sep, value = text.partition("=")
-    try:
-        number = int(index)
-        digest = bytes.fromhex(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N=HEX, got {text!r}") from None
-    if not sep or number not in document.PCR_INDEXES or len(digest) not in document.PCR_LENGTHS:
-        raise argparse.ArgumentTypeError(
-            f"expected N=HEX with N in 0..31 and 32, 48 or 64 bytes of hex, got {text!r}"
-        )
-    return number, digest
 
 
 def read_document(path: Path) -> bytes:

@@ -30,6 +30,7 @@ from nitro_wallet.cli.api_options import (
     read_text,
     refuse_on_command_line,
     run_guarded,
+    sealing_options,
     secret_options,
 )
 from nitro_wallet.client import ClientError, WalletApiError, WalletClient
@@ -68,27 +69,10 @@ def _record_options(command: argparse.ArgumentParser) -> None:
 
 def _key_options(command: argparse.ArgumentParser) -> None:
     _record_options(command)
-    command.add_argument(
-        "--no-seal",
-        dest="sealed",
-        action="store_false",
-        help="send the secret (and private key) to the host in the clear, as the AWS reference does; by "
-        "default they are sealed to the enclave's attested transport key, which the host cannot open",
-    )
-    command.add_argument(
-        "--root",
-        default="dev",
-        metavar="aws|dev|PATH",
-        help="the root the enclave's attestation must chain to before anything is sealed to it: the AWS "
-        "Nitro root, the state directory's development root (default), or a certificate file",
-    )
-    command.add_argument(
-        "--expect-pcr",
-        action="append",
-        default=[],
-        type=_pcr,
-        metavar="N=HEX",
-        help="require the enclave's PCR N to equal HEX before sealing (repeatable)",
+    sealing_options(
+        command,
+        clear_help="send the secret (and private key) to the host in the clear, as the AWS reference does; "
+        "by default they are sealed to the enclave's attested transport key, which the host cannot open",
     )
 
 
@@ -97,16 +81,6 @@ def _tag(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
-
-
-def _pcr(text: str) -> tuple[int, bytes]:
-    index, sep, value = text.partition("=")
-    try:
-        if not sep:
-            raise ValueError(text)
-        return int(index), bytes.fromhex(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N=HEX, got {text!r}") from None
 
 
 def _register_create(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from nitro_wallet.attestation import document
+
 STATE_DIR_ENV = "NITRO_WALLET_STATE_DIR"
 DEFAULT_STATE_DIR = Path("~/.local/state/nitro-wallet")
 
@@ -31,3 +33,18 @@ def add_state_dir(parser: argparse.ArgumentParser) -> None:
 def state_dir(args: argparse.Namespace) -> Path:
     chosen: Path | None = args.state_dir
     return (chosen or default_state_dir()).expanduser()
+
+
+def pcr_expectation(text: str) -> tuple[int, bytes]:
+    """An --expect-pcr value: N=HEX, N a PCR index and HEX a digest of a PCR's length."""
+    index, sep, value = text.partition("=")
+    try:
+        number = int(index)
+        digest = bytes.fromhex(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N=HEX, got {text!r}") from None
+    if not sep or number not in document.PCR_INDEXES or len(digest) not in document.PCR_LENGTHS:
+        raise argparse.ArgumentTypeError(
+            f"expected N=HEX with N in 0..31 and 32, 48 or 64 bytes of hex, got {text!r}"
+        )
+    return number, digest

@@ -2,10 +2,17 @@
 Keymanager API (POST /eth/v1/keystores, docs/api.md), as staking-deposit-cli writes them: DIR/keystore-*.json,
 all under one password.
 
-The password comes from --password-file or a prompt, never the command line. The token is the one
-`nitro-wallet up` wrote to STATE_DIR/keymanager-token (or --token-file). Keystores go BATCH_KEYSTORES to a
-request, so the progress bar on stderr moves as the enclave runs their KDFs; an EIP-3076 file given with
---slashing-protection goes with the first batch, so it is in the database before any key can sign.
+Sealed by default: each keystore and the password are HPKE-sealed to the transport key of the enclave that
+opens validators.import, taken from an attestation document this command verified (--root, --expect-pcr,
+as `keys import`; the document is asked for with the wallet API's credentials, as the other commands do),
+and sent as `sealed_keystores`, which the host relays but cannot open. --no-seal sends them as the spec
+does, `keystores` and `passwords` in the clear: the host then sees the password and could decrypt the keys.
+
+The password comes from --password-file or a prompt, never the command line, and is read once. The token
+is the one `nitro-wallet up` wrote to STATE_DIR/keymanager-token (or --token-file). Keystores go
+BATCH_KEYSTORES to a request, so the progress bar on stderr moves as the enclave runs their KDFs; an
+EIP-3076 file given with --slashing-protection goes with the first batch, so it is in the database before
+any key can sign.
 
 The answer is a summary on stdout (imported, duplicate and error counts, and each error with its file);
 the exit status is 1 if any keystore was not imported (a duplicate is not an error).
@@ -17,7 +24,7 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,16 +32,19 @@ import httpx
 
 from nitro_wallet.cli import options
 from nitro_wallet.cli.api_options import (
-    DEFAULT_URL,
     CommandFailed,
+    api_options,
     command_parser,
+    open_client,
     read_secret_file,
     read_text,
     refuse_on_command_line,
     run_guarded,
+    sealing_options,
 )
 from nitro_wallet.client.connection import Connection, json_body
 from nitro_wallet.client.errors import UnexpectedResponse
+from nitro_wallet.client.validator_import import METHOD, seal_keystore
 from nitro_wallet.host import keymanager_token
 from nitro_wallet.host.slashing.interchange import MAX_INTERCHANGE_BYTES
 from nitro_wallet.wire.eth2 import MAX_KEYSTORE_CHARS
@@ -45,6 +55,8 @@ BATCH_KEYSTORES = 16  # per request: a few seconds of scrypt in the enclave, so 
 IMPORT_TIMEOUT_SECONDS = 300.0  # one batch of the slowest keystores the enclave accepts, with room
 PROGRESS_WIDTH = 30
 STATUSES = ("imported", "duplicate", "error")
+
+Encode = Callable[[list[str]], dict[str, object]]  # a batch of keystores (JSON text) -> its request body
 
 
 class BearerToken:
@@ -85,7 +97,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         sub,
         "import",
         help="import a directory of EIP-2335 keystores through the Keymanager API",
-        description=f"Import DIR/{KEYSTORE_GLOB} (one password for all) into the running stack.",
+        description=f"Import DIR/{KEYSTORE_GLOB} (one password for all) into the running stack, sealed to "
+        "the attested enclave unless --no-seal.",
+        parents=[api_options()],
     )
     importing.add_argument(
         "directory", metavar="DIR", type=Path, help=f"the directory holding {KEYSTORE_GLOB}"
@@ -103,13 +117,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="FILE",
         help="an EIP-3076 interchange file to import before the keys",
     )
-    importing.add_argument("--url", default=DEFAULT_URL, help="the host API (default: %(default)s)")
-    options.add_state_dir(importing)
     importing.add_argument(
         "--token-file",
         type=Path,
         metavar="PATH",
         help=f"the Keymanager API token (default: STATE_DIR/{keymanager_token.TOKEN_FILE})",
+    )
+    sealing_options(
+        importing,
+        clear_help="send the keystores and the password to the host in the clear, as the Keymanager spec "
+        "does (the host could then decrypt the keys); by default they are sealed to the enclave's attested "
+        "transport key, which the host cannot open",
     )
     importing.set_defaults(run=run_guarded(_import))
 
@@ -121,9 +139,10 @@ def _import(args: argparse.Namespace) -> object:
     slashing = None
     if args.slashing_protection is not None:
         slashing = read_text(args.slashing_protection, MAX_INTERCHANGE_BYTES, "--slashing-protection")
+    encode = _sealed_bodies(args, password) if args.sealed else clear_bodies(password)
     connection = Connection(args.url, auth=BearerToken(token), timeout=IMPORT_TIMEOUT_SECONDS)
     try:
-        summary = import_files(connection, files, password, slashing, Progress(len(files), sys.stderr))
+        summary = import_files(connection, files, encode, slashing, Progress(len(files), sys.stderr))
     finally:
         connection.close()
     failed = summary["error"]
@@ -131,6 +150,24 @@ def _import(args: argparse.Namespace) -> object:
         print(json.dumps(summary, indent=2))
         raise CommandFailed(f"{failed} of {len(files)} keystores were not imported (see errors above)")
     return summary
+
+
+def _sealed_bodies(args: argparse.Namespace, password: str) -> Encode:
+    """Bodies sealed to the transport key of the enclave that opens validators.import, from a document
+    verified here once for the whole run."""
+    with open_client(args, sealing=True) as wallet:
+        transport_key = wallet.sealing_key(METHOD)
+    return sealed_bodies(transport_key, password)
+
+
+def sealed_bodies(transport_key: bytes, password: str) -> Encode:
+    return lambda keystores: {
+        "sealed_keystores": [seal_keystore(transport_key, keystore, password) for keystore in keystores]
+    }
+
+
+def clear_bodies(password: str) -> Encode:
+    return lambda keystores: {"keystores": keystores, "passwords": [password] * len(keystores)}
 
 
 def keystore_files(directory: Path) -> list[Path]:
@@ -143,7 +180,7 @@ def keystore_files(directory: Path) -> list[Path]:
 
 
 def import_files(
-    connection: Connection, files: Sequence[Path], password: str, slashing: str | None, progress: Progress
+    connection: Connection, files: Sequence[Path], encode: Encode, slashing: str | None, progress: Progress
 ) -> dict[str, Any]:
     """POST the keystores batch by batch; the counts of each status and every error with its file."""
     counts = dict.fromkeys(STATUSES, 0)
@@ -159,10 +196,7 @@ def import_files(
                 failures.append({"file": path.name, "message": str(exc)})
         if not batch and (slashing is None or start > 0):
             continue
-        body: dict[str, object] = {
-            "keystores": [keystore for _, keystore in batch],
-            "passwords": [password] * len(batch),
-        }
+        body = encode([keystore for _, keystore in batch])
         if slashing is not None and start == 0:
             body["slashing_protection"] = slashing
         for (path, _), status in zip(batch, _statuses(connection, body, len(batch)), strict=True):

@@ -216,17 +216,30 @@ class WalletClient:
         `transport_key` for a verified key."""
         return _document_bytes(self._attestation_answer(nonce))
 
-    def transport_key(self, verify_root: Roots, *, expected_pcrs: Mapping[int, bytes] | None = None) -> bytes:
+    def transport_key(
+        self,
+        verify_root: Roots,
+        *,
+        expected_pcrs: Mapping[int, bytes] | None = None,
+        method: str | None = None,
+    ) -> bytes:
         """The enclave's 32-byte X25519 transport key, from a document asked for with a fresh random nonce
-        and verified against `verify_root` (and `expected_pcrs`); AttestationError if it does not verify."""
+        and verified against `verify_root` (and `expected_pcrs`); AttestationError if it does not verify.
+        `method` asks for the document of the enclave that opens that method's sealed input (with split
+        roles the generator and the signer each have their own key)."""
         nonce = new_nonce()
-        document = self._attestation_answer(nonce)
+        document = self._attestation_answer(nonce, method)
         return verified_public_key(document, nonce, verify_root, expected_pcrs=expected_pcrs)
 
-    def _attestation_answer(self, nonce: bytes) -> object:
+    def sealing_key(self, method: str) -> bytes:
+        """`transport_key` for `method`, verified against this client's roots and expected PCRs."""
+        return self.transport_key(self._roots, expected_pcrs=self._expected_pcrs, method=method)
+
+    def _attestation_answer(self, nonce: bytes, method: str | None = None) -> object:
         if not isinstance(nonce, bytes) or not 1 <= len(nonce) <= MAX_ATTESTATION_FIELD_BYTES:
             raise BadRequest(f"nonce must be 1..{MAX_ATTESTATION_FIELD_BYTES} bytes", field="nonce")
-        answer = self._connection.json("GET", "/v1/attestation", query={"nonce": nonce.hex()})
+        query = {"nonce": nonce.hex()} if method is None else {"nonce": nonce.hex(), "method": method}
+        answer = self._connection.json("GET", "/v1/attestation", query=query)
         return answer.get("document") if isinstance(answer, dict) else None
 
     # --- the AWS reference's routes -----------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""The host's typed view of the enclave's RPC methods (see `wire.methods`)."""
+"""The host's typed view of the enclave's RPC methods (see `wire.methods`).
+
+`attest` takes the sealed-input method a client means to seal for (`SEALED_INPUT_METHODS`): the document
+then comes from the enclave that opens that method's input, so its transport key is the right one. With one
+enclave that is always the same enclave; with split roles, the generator opens key creation and import and
+the signer opens validator import.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,20 @@ from typing import TypeVar
 
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.wire import eth2, methods, wallet
+from nitro_wallet.wire.errors import BadRequest
+
+GENERATOR_METHODS = frozenset({wallet.KeyCreateParams.METHOD, wallet.KeyImportParams.METHOD})
+SEALED_INPUT_METHODS = GENERATOR_METHODS | {eth2.ValidatorImportParams.METHOD}
 
 _Result = TypeVar("_Result", bound=methods.WireType)
+
+
+def sealed_input_method(method: str | None) -> str | None:
+    """`method` if it takes a sealed input (None stays None); BadRequest naming `method` otherwise."""
+    if method is not None and method not in SEALED_INPUT_METHODS:
+        known = ", ".join(sorted(SEALED_INPUT_METHODS))
+        raise BadRequest(f"method must be a method that takes sealed_input: {known}", field="method")
+    return method
 
 
 class EnclaveClient:
@@ -23,7 +41,11 @@ class EnclaveClient:
             methods.DescribeParams.METHOD, methods.DescribeParams(), methods.DescribeResult
         )
 
-    async def attest(self, nonce: bytes, *, user_data: bytes | None = None) -> bytes:
+    async def attest(
+        self, nonce: bytes, *, user_data: bytes | None = None, method: str | None = None
+    ) -> bytes:
+        """A document over `nonce`, from the enclave that opens sealed inputs for `method` (this one)."""
+        sealed_input_method(method)
         params = methods.AttestParams(nonce=nonce, user_data=user_data)
         return (await self._call(params.METHOD, params, methods.AttestResult)).document
 
@@ -81,15 +103,20 @@ class EnclaveClient:
 
 class SplitEnclaves(EnclaveClient):
     """The split layout as one client: keys are made by the generator enclave, then adopted by the signer
-    (this client's channel), which serves everything else. Attestation documents come from the generator:
-    its transport key is the one sealed inputs are for."""
+    (this client's channel), which serves everything else. Attestation documents come from the enclave
+    that opens the sealed input of `method`: the signer for validators.import, otherwise (key creation and
+    import, or no method named) the generator."""
 
     def __init__(self, signer: EnclaveChannel, generator: EnclaveClient) -> None:
         super().__init__(signer)
         self.generator = generator
 
-    async def attest(self, nonce: bytes, *, user_data: bytes | None = None) -> bytes:
-        return await self.generator.attest(nonce, user_data=user_data)
+    async def attest(
+        self, nonce: bytes, *, user_data: bytes | None = None, method: str | None = None
+    ) -> bytes:
+        if sealed_input_method(method) == eth2.ValidatorImportParams.METHOD:
+            return await super().attest(nonce, user_data=user_data, method=method)
+        return await self.generator.attest(nonce, user_data=user_data, method=method)
 
     async def create_key(self, params: wallet.KeyCreateParams) -> wallet.SealedKeyFields:
         return await self.adopt_key(await self.generator.generate_key(params))

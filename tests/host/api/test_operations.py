@@ -177,6 +177,31 @@ async def test_attestation_refuses_unknown_and_repeated_query_parameters(client:
     assert response.json()["error"]["field"] == "nonce"
 
 
+@pytest.mark.parametrize("method", ["keys.create", "keys.import", "validators.import"])
+async def test_attestation_for_a_sealed_input_method_comes_from_the_one_enclave(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    def transport_key(response: httpx.Response) -> bytes | None:
+        assert response.status_code == 200, response.text
+        return parse(base64.b64decode(response.json()["document"])).document.public_key
+
+    named = await client.get("/v1/attestation", params={"nonce": "01", "method": method})
+    unnamed = await client.get("/v1/attestation", params={"nonce": "01"})
+    assert transport_key(named) == transport_key(unnamed)
+
+
+@pytest.mark.parametrize("method", ["wallet.sign", "", "VALIDATORS.IMPORT", "x" * 2000])
+async def test_attestation_refuses_a_method_that_takes_no_sealed_input(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    response = await client.get("/v1/attestation", params={"nonce": "01", "method": method})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "method"
+    message = response.json()["error"]["message"]
+    assert "keys.create, keys.import, validators.import" in message
+    assert not method or method not in message  # names what is accepted, never echoes the input
+
+
 async def test_a_stopped_enclave_is_503_unavailable_and_counted(
     stack: Any, store: Any, connect: Connect
 ) -> None:

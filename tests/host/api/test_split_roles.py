@@ -1,4 +1,5 @@
-"""The split layout (the AWS reference's): a generator enclave makes keys, the signer adopts and uses them.
+"""The split layout (the AWS reference's): a generator enclave makes keys, the signer adopts and uses them;
+validator keystores are sealed to the signer (GET /v1/attestation?method=validators.import), which opens them.
 
 Real processes: the session's KMS emulator with a key whose policy lets the generator's PCR0 only generate
 wallet-key data keys and the signer's PCR0 decrypt; two enclave processes measured with their roles. The
@@ -10,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,14 +21,21 @@ import pytest
 import rlp
 from botocore.exceptions import ClientError
 from eth_account import Account
+from py_ecc.bls import G2ProofOfPossession
+from starlette.applications import Starlette
 
 from nitro_wallet.attestation.document import parse
+from nitro_wallet.client.validator_import import seal_keystore
 from nitro_wallet.enclave import measurement
 from nitro_wallet.enclave.kms import AttestedKms, KmsCredentials
 from nitro_wallet.host import key_policy
+from nitro_wallet.host.api.keymanager import KEYSTORES_PATH
+from nitro_wallet.host.auth import Permission
 from nitro_wallet.host.channel import EnclaveChannel
 from nitro_wallet.host.enclave_client import EnclaveClient, SplitEnclaves
+from nitro_wallet.host.slashing import SqliteSlashingStore
 from nitro_wallet.wire.errors import BadRequest, Denied, KmsDenied, UnknownMethod
+from nitro_wallet.wire.eth2_networks import NETWORKS
 from nitro_wallet.wire.methods import DATA_KEY_CONTEXT, WALLET_KEY_CONTEXT
 from nitro_wallet.wire.policy import KeyPolicy
 from nitro_wallet.wire.wallet import KeyCreateParams, WrappedKeyFields
@@ -34,12 +43,14 @@ from support import attest, processes
 from support.eth_examples import REFERENCE_TRANSACTION
 
 from .conftest import REGION, Stack
+from .test_keymanager import PASSWORD, RANDAO_REVEAL, SIGN, Key, statuses
 from .test_keys import seal_for
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "split-roles-secret-0123456789abcdef-0123456789"
 PRIVATE_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+KM_TOKEN = "c3" * 32
 
 
 @dataclass(frozen=True)
@@ -214,3 +225,68 @@ async def test_adopt_refuses_a_blob_or_data_key_that_do_not_belong(split: Split)
     assert adopted.key_id == first.key_id
     assert adopted.address == first.address
     assert adopted.data_key_ref != first.data_key_ref  # now under the signer's own data key
+
+
+# --- validator keys: sealed to the signer, which opens validators.import ----------------------------------
+
+
+def served_transport_key(response: httpx.Response) -> bytes:
+    assert response.status_code == 200, response.text
+    public_key = parse(base64.b64decode(response.json()["document"])).document.public_key
+    assert public_key is not None
+    return public_key
+
+
+async def test_attestation_comes_from_the_enclave_that_opens_the_method(
+    client: httpx.AsyncClient, split: Split
+) -> None:
+    async with EnclaveChannel(split.generator) as generator, EnclaveChannel(split.signer) as signer:
+        keys = {
+            "generator": parse(await EnclaveClient(generator).attest(b"\x00")).document.public_key,
+            "signer": parse(await EnclaveClient(signer).attest(b"\x00")).document.public_key,
+        }
+    for method, role in (
+        (None, "generator"),
+        ("keys.create", "generator"),
+        ("keys.import", "generator"),
+        ("validators.import", "signer"),
+    ):
+        query = {"nonce": "00"} if method is None else {"nonce": "00", "method": method}
+        assert served_transport_key(await client.get("/v1/attestation", params=query)) == keys[role], method
+    refused = await client.get("/v1/attestation", params={"nonce": "00", "method": "keys.adopt"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["field"] == "method"
+
+
+async def test_a_sealed_validator_import_opens_in_the_signer_only(
+    make_app: Callable[..., Starlette], connect: Callable[..., httpx.AsyncClient], tmp_path: Path
+) -> None:
+    validators = SqliteSlashingStore(tmp_path / "validators.sqlite3")
+    try:
+        app = make_app(validators=validators, eth2_network=NETWORKS["minimal"], keymanager_token=KM_TOKEN)
+        api = connect(*Permission, on=app)
+        to_signer = served_transport_key(
+            await api.get("/v1/attestation", params={"nonce": "01", "method": "validators.import"})
+        )
+        to_generator = served_transport_key(await api.get("/v1/attestation", params={"nonce": "01"}))
+        right, wrong = Key(), Key()
+        body = {
+            "sealed_keystores": [
+                seal_keystore(to_signer, right.keystore, PASSWORD),
+                seal_keystore(to_generator, wrong.keystore, PASSWORD),
+            ]
+        }
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post(
+                KEYSTORES_PATH, json=body, headers={"Authorization": f"Bearer {KM_TOKEN}"}
+            )
+            assert statuses(response) == ["imported", "error"]
+            assert response.json()["data"][1]["message"].startswith("sealed_input does not open")
+            signed = await http.post(SIGN + right.hex, json=RANDAO_REVEAL)
+            assert signed.status_code == 200, signed.text
+        root = bytes.fromhex(RANDAO_REVEAL["signingRoot"][2:])
+        assert G2ProofOfPossession.Verify(right.pubkey, root, bytes.fromhex(signed.json()["signature"][2:]))
+        assert [key.pubkey for key in validators.list_validator_keys()] == [right.pubkey]
+    finally:
+        validators.close()

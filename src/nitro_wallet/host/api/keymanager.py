@@ -8,19 +8,27 @@ Access: `Authorization: Bearer TOKEN`, TOKEN being STATE_DIR/keymanager-token (`
 compared in constant time. No token: 401; another token: 403, as the spec says. Nothing else (SigV4, API
 keys, the eth2 client allowlist) opens these routes, and this token opens nothing else.
 
-Import: the slashing data first, whole (a malformed document or one for another chain refuses the request,
-400, before any key is touched), so no imported key is usable before its history is in the database. Then
-each keystore, at most IMPORT_CONCURRENCY at a time across the app (the enclave runs the keystore's KDF:
-scrypt at EIP-2335's parameters takes 256 MiB and most of a second): its claimed pubkey is looked up first
-(a known key is `duplicate` without a KDF), then the enclave decrypts and seals it (`validators.import`, in
-the clear: the spec gives the passwords to the server) and the database stores it. Each keystore gets its
-own status; a wrong password fails that keystore only.
+Import takes one of two forms:
+* the spec's `keystores` and `passwords`: in the clear, so this host sees every password (the spec's
+  design); a keystore's claimed pubkey is looked up first (a stored, enabled key is `duplicate` without a
+  KDF);
+* this API's extension `sealed_keystores`: each item is base64 of an HPKE ciphertext of {"keystore",
+  "password"} sealed to the enclave's transport key for validators.import (wire.eth2), which the host
+  relays and cannot open. The host learns the pubkey only from the enclave's answer, so a duplicate is
+  known only when the database refuses the insert (the KDF has run; nothing stored changes).
+Either way the slashing data goes first, whole (a malformed document or one for another chain refuses the
+request, 400, before any key is touched), so no imported key is usable before its history is in the
+database. Then each keystore, at most IMPORT_CONCURRENCY at a time across the app (the enclave runs the
+keystore's KDF: scrypt at EIP-2335's parameters takes 256 MiB and most of a second): the enclave decrypts
+and seals it (`validators.import`) and the database stores it. Each keystore gets its own status; a wrong
+password, or a sealed keystore that does not open, fails that keystore only. A stored, enabled key is left
+as it is (`duplicate`); a deleted (disabled) one is stored anew and enabled again (`imported`).
 
 Delete: the keys are disabled in one transaction of the database every replica reads on every signature,
 then the slashing data of the deleted and inactive ones is exported. A pubkey this database has a key or
 a history for gets `deleted` (it was enabled) or `not_active`; any other is `not_found`. Disabled keys stay
-in the database (so slashing data stays and a key cannot come back unnoticed): importing one again answers
-`error`. Before any chain is pinned (nothing signed or imported yet) there is no slashing data at all, and
+in the database (so slashing data stays); importing one again seals it anew and enables it. Before any
+chain is pinned (nothing signed or imported yet) there is no slashing data at all, and
 `slashing_protection` is null, as Web3Signer answers without slashing protection.
 
 Errors carry the spec's `{"message"}` beside this API's `{"error": {"code", "message", "field"}}`.
@@ -35,6 +43,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -43,6 +52,7 @@ from starlette.types import Receive, Scope, Send
 
 from nitro_wallet.host.api import errors
 from nitro_wallet.host.api.bodies import (
+    base64_bytes,
     check_media_type,
     declared_length,
     decode_object,
@@ -76,7 +86,7 @@ from nitro_wallet.wire.eth2 import MAX_KEYSTORE_CHARS, PUBKEY_BYTES, ValidatorIm
 
 KEYSTORES_PATH = "/eth/v1/keystores"
 IMPORT_CONCURRENCY = 4  # keystore KDFs the enclave runs at once for this app: 4 x 256 MiB of scrypt at most
-MAX_IMPORT_KEYSTORES = 1024  # about what a 1 MiB body holds
+MAX_IMPORT_KEYSTORES = 1024  # about what a 1 MiB body holds; the same bound for sealed_keystores
 MAX_DELETE_PUBKEYS = 10_000  # about what a 1 MiB body holds
 
 IMPORTED, DUPLICATE, ERROR = "imported", "duplicate", "error"
@@ -91,6 +101,7 @@ _SHOWN = (BadRequest, Denied, NotFound, Conflict, Overloaded, Unavailable, KmsEr
 
 Status = dict[str, str]
 Handler = Callable[[Mapping[str, object]], Awaitable[Response]]
+ImportJob = Callable[[], Awaitable[Status]]
 
 _log = logging.getLogger(__name__)
 
@@ -184,6 +195,24 @@ class Keymanager:
         )
 
     async def import_keystores(self, body: Mapping[str, object]) -> Response:
+        jobs = self.sealed_jobs(body) if "sealed_keystores" in body else self.clear_jobs(body)
+        interchange = body.get("slashing_protection")
+        if interchange is not None:
+            document = text(interchange, "slashing_protection")
+            await asyncio.to_thread(import_slashing_protection, self.store, document)
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self.import_one(job)) for job in jobs]
+        statuses = [task.result() for task in tasks]
+        _log.info(
+            "keymanager: %d of %d keystores imported%s",
+            sum(s["status"] == IMPORTED for s in statuses),
+            len(statuses),
+            " (sealed)" if "sealed_keystores" in body else "",
+        )
+        return JSONResponse({"data": statuses})
+
+    def clear_jobs(self, body: Mapping[str, object]) -> list[ImportJob]:
+        """The spec's form: keystores[i] with passwords[i], both in the clear."""
         expect_members(body, required=("keystores", "passwords"), optional=("slashing_protection",))
         keystores = _texts(body["keystores"], "keystores", MAX_IMPORT_KEYSTORES)
         passwords = _texts(body["passwords"], "passwords", MAX_IMPORT_KEYSTORES)
@@ -191,26 +220,27 @@ class Keymanager:
             raise BadRequest(
                 "passwords[i] unlocks keystores[i]: give one password per keystore", field="passwords"
             )
-        interchange = body.get("slashing_protection")
-        if interchange is not None:
-            document = text(interchange, "slashing_protection")
-            await asyncio.to_thread(import_slashing_protection, self.store, document)
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(self.import_one(k, p)) for k, p in zip(keystores, passwords, strict=True)
-            ]
-        statuses = [task.result() for task in tasks]
-        _log.info(
-            "keymanager: %d of %d keystores imported",
-            sum(s["status"] == IMPORTED for s in statuses),
-            len(statuses),
-        )
-        return JSONResponse({"data": statuses})
+        return [partial(self.import_keystore, k, p) for k, p in zip(keystores, passwords, strict=True)]
 
-    async def import_one(self, keystore: str, password: str) -> Status:
+    def sealed_jobs(self, body: Mapping[str, object]) -> list[ImportJob]:
+        """This API's extension: each keystore and its password sealed to the enclave, unreadable here."""
+        for clear in ("keystores", "passwords"):
+            if clear in body:
+                raise BadRequest(
+                    f"give keystores and passwords, or sealed_keystores, not both ({clear} is here too)",
+                    field="sealed_keystores",
+                )
+        expect_members(body, required=("sealed_keystores",), optional=("slashing_protection",))
+        sealed = _texts(body["sealed_keystores"], "sealed_keystores", MAX_IMPORT_KEYSTORES)
+        return [
+            partial(self.import_sealed, item, f"sealed_keystores[{index}]")
+            for index, item in enumerate(sealed)
+        ]
+
+    async def import_one(self, job: ImportJob) -> Status:
         async with self.kdf_slots:
             try:
-                return await self.import_keystore(keystore, password)
+                return await job()
             except NitroWalletError as exc:
                 if isinstance(exc, _SHOWN):
                     return {"status": ERROR, "message": exc.message}
@@ -224,13 +254,24 @@ class Keymanager:
             if known is not None:
                 return known
         params = ValidatorImportParams(keystore=keystore, password=password)
+        return await self.seal_and_store(params, claims.description)
+
+    async def import_sealed(self, item: str, field: str) -> Status:
+        """One sealed keystore: the host cannot read its pubkey or description, so the record has none of
+        the latter and a duplicate is found by the insert."""
+        params = ValidatorImportParams(sealed_input=base64_bytes(item, field))
+        return await self.seal_and_store(params, None)
+
+    async def seal_and_store(self, params: ValidatorImportParams, description: str | None) -> Status:
+        """The enclave decrypts the keystore and seals its key; the database stores it unless an enabled
+        key with that pubkey is there already (then nothing changes: `duplicate`)."""
         sealed = await self.context.ask_enclave(self.context.enclave.import_validator(params))
         record = ValidatorKeyRecord(
             sealed.pubkey,
             sealed.data_key_ref,
             sealed.blob,
             created_at=self.context.now(),
-            description=claims.description,
+            description=description,
         )
         if await asyncio.to_thread(self.store.add_validator_key, record):
             return {"status": IMPORTED}

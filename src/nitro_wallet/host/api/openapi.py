@@ -10,6 +10,7 @@ from typing import Any
 
 from nitro_wallet.host.api.bodies import MAX_BODY_BYTES
 from nitro_wallet.host.api.signatures import KIND_OPERATIONS
+from nitro_wallet.host.enclave_client import SEALED_INPUT_METHODS
 from nitro_wallet.host.store.records import (
     DEFAULT_PAGE_SIZE,
     MAX_LABEL_CHARS,
@@ -387,8 +388,9 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/attestation": {
             "get": _operation(
-                "A fresh attestation document over the caller's nonce; its public_key is the enclave's "
-                "X25519 transport key for sealed_input",
+                "A fresh attestation document over the caller's nonce; its public_key is the X25519 "
+                "transport key of the enclave that opens sealed_input for `method` (with split roles: the "
+                "signer for validators.import, the generator otherwise)",
                 None,
                 {
                     "200": _answer(
@@ -405,7 +407,15 @@ def _paths() -> dict[str, Any]:
                             "type": "string",
                             "pattern": f"^([0-9a-fA-F]{{2}}){{1,{MAX_ATTESTATION_FIELD_BYTES}}}$",
                         },
-                    }
+                    },
+                    {
+                        "name": "method",
+                        "in": "query",
+                        "required": False,
+                        "description": "the sealed-input method the caller will seal for (default: "
+                        "keys.create's enclave)",
+                        "schema": {"type": "string", "enum": sorted(SEALED_INPUT_METHODS)},
+                    },
                 ],
                 errors=(400,),
             )

@@ -1,5 +1,6 @@
 """Operations routes: `/upcheck`, `/healthcheck`, `/metrics` and `/v1/openapi.json` (public), and
-`/v1/attestation` (any authenticated caller: the document is what a client seals key material to).
+`/v1/attestation` (any authenticated caller: the document is what a client seals key material to; its
+optional `method` picks the enclave that opens that method's sealed input).
 
 /healthcheck reports its checks. `enclave`: UP if the enclave answers `describe` within
 HEALTHCHECK_TIMEOUT_SECONDS. `kms`: what the caller of `build_app` reports through `kms_status` (the host
@@ -28,6 +29,7 @@ from nitro_wallet.host.api.bodies import JSON_MEDIA_TYPE
 from nitro_wallet.host.api.context import ApiContext
 from nitro_wallet.host.api.endpoint import AUTHENTICATED, PUBLIC, Call, Endpoint, route
 from nitro_wallet.host.api.metrics import CONTENT_TYPE
+from nitro_wallet.host.enclave_client import sealed_input_method
 from nitro_wallet.host.slashing.store import PUBKEY_BYTES, SlashingStore
 from nitro_wallet.wire.errors import BadRequest, NitroWalletError
 from nitro_wallet.wire.methods import MAX_ATTESTATION_FIELD_BYTES
@@ -117,12 +119,15 @@ async def metrics(call: Call) -> Response:
 
 
 async def attestation(call: Call) -> Response:
+    """A document over the caller's nonce, from the enclave that opens sealed inputs for the optional
+    `method` (with split roles the generator and the signer have transport keys of their own)."""
     nonce_hex = call.query.get("nonce")
     if nonce_hex is None:
         raise BadRequest("missing query parameter 'nonce' (hex)", field="nonce")
     if len(nonce_hex) > 2 * MAX_ATTESTATION_FIELD_BYTES or not _HEX.fullmatch(nonce_hex):
         raise BadRequest(_NONCE_RULE, field="nonce")
-    attest = call.context.enclave.attest(bytes.fromhex(nonce_hex))
+    method = sealed_input_method(call.query.get("method"))
+    attest = call.context.enclave.attest(bytes.fromhex(nonce_hex), method=method)
     document = await call.context.ask_enclave(attest, needs_data_keys=False)
     return JSONResponse({"document": base64.b64encode(document).decode("ascii")})
 
@@ -143,5 +148,8 @@ def routes(context: ApiContext, openapi: dict[str, Any]) -> list[Route]:
         route("/healthcheck", {"GET": Endpoint(context, healthcheck, PUBLIC)}),
         route("/metrics", {"GET": Endpoint(context, metrics, PUBLIC)}),
         route("/v1/openapi.json", {"GET": Endpoint(context, _Document(openapi), PUBLIC)}),
-        route("/v1/attestation", {"GET": Endpoint(context, attestation, AUTHENTICATED, query=("nonce",))}),
+        route(
+            "/v1/attestation",
+            {"GET": Endpoint(context, attestation, AUTHENTICATED, query=("nonce", "method"))},
+        ),
     ]
