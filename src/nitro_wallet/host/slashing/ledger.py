@@ -63,6 +63,7 @@ _ADD_KEY = (  # a deleted (disabled) key may come back, sealed anew; an enabled 
     " description = excluded.description WHERE NOT validator_keys.enabled"
 )
 _KEYS = "SELECT pubkey, data_key_ref, blob, created_at, enabled, description FROM validator_keys"
+KEY_BY_PUBKEY = _KEYS + " WHERE pubkey = ?"  # one row for `key_record`, or none
 
 
 class Sql(Protocol):
@@ -227,13 +228,13 @@ def add_validator_key(sql: Sql, record: ValidatorKeyRecord) -> bool:
 
 
 def get_validator_key(sql: Sql, pubkey: bytes) -> ValidatorKeyRecord | None:
-    found = sql.rows(_KEYS + " WHERE pubkey = ?", pubkey)
-    return _key_record(found[0]) if found else None
+    found = sql.rows(KEY_BY_PUBKEY, pubkey)
+    return key_record(found[0]) if found else None
 
 
 def list_validator_keys(sql: Sql, *, enabled_only: bool) -> list[ValidatorKeyRecord]:
     rows = sql.rows(_KEYS + (" WHERE enabled" if enabled_only else "") + " ORDER BY pubkey")
-    return [_key_record(row) for row in rows]
+    return [key_record(row) for row in rows]
 
 
 def disable_validator_keys(sql: Sql, pubkeys: Sequence[bytes]) -> list[bytes]:
@@ -256,7 +257,8 @@ def _check_not_deleted(sql: Sql, pubkey: bytes) -> None:
         raise NotFound(f"validator 0x{pubkey.hex()} was deleted", field="identifier")
 
 
-def _key_record(row: Sequence[Any]) -> ValidatorKeyRecord:
+def key_record(row: Sequence[Any]) -> ValidatorKeyRecord:
+    """A `validator_keys` row, in the column order of `KEY_BY_PUBKEY`, as a record."""
     pubkey, data_key_ref, blob, created_at, enabled, description = row
     return ValidatorKeyRecord(
         bytes(pubkey), data_key_ref, bytes(blob), created_at, enabled=bool(enabled), description=description

@@ -9,26 +9,39 @@ derived from the pubkey. Transactions run at READ COMMITTED: once the lock is gr
 later statement see what the previous holder committed. Failing that, the primary keys (one block per slot,
 one vote per target) would still refuse a duplicate insert.
 
+Check-and-record first tries the one-statement path (`postgres_schema`): a request strictly after the
+validator's marks is locked, checked and recorded by a server-side function, in one round trip, committed
+before the call returns. Anything else (a first signature, a re-sign, a refusal, a deleted key) is judged by
+`ledger` and `rules` in a transaction of its own, as before; the function writes nothing in those cases.
+
 A replica that stops mid-transaction must not block signing forever: `lock_timeout` bounds the wait for a
 validator's row and `idle_in_transaction_session_timeout` ends a session that holds locks and does nothing.
 Either way the request fails with Unavailable and nothing is signed.
 
-Connections: a small pool, opened on demand, one connection per transaction in flight. The event-loop
-twins of the sign route's calls (`acheck_and_record_*`, `aget_validator_key`) run the blocking call in a
-thread: every statement is a round trip to the server.
+Connections: small pools, opened on demand, one connection per statement or transaction in flight. The
+event-loop twins of the sign route's calls (`aget_validator_key`, `acheck_and_record_*`) await their one
+statement on the event loop (psycopg's AsyncConnection, a pool of their own), without a thread; only the
+rare `ledger` transaction runs in one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from nitro_wallet.host.slashing import ledger
+from nitro_wallet.host.slashing.postgres_schema import (
+    MIGRATIONS,
+    RECORD_CLEAR_ATTESTATION,
+    RECORD_CLEAR_BLOCK,
+    SCHEMA_VERSION,
+)
 from nitro_wallet.host.slashing.rules import Verdict
 from nitro_wallet.host.slashing.store import (
     DEFAULT_KEEP_EPOCHS,
@@ -50,7 +63,7 @@ from nitro_wallet.host.slashing.store import (
 from nitro_wallet.host.sqlite_file import SchemaTooNew
 from nitro_wallet.wire.errors import Unavailable
 
-DEFAULT_CONNECTIONS = 4
+DEFAULT_CONNECTIONS = 4  # per pool: the threads' and the event loop's
 MAX_CONNECTIONS = 64
 CONNECT_TIMEOUT_SECONDS = 10
 LOCK_TIMEOUT_MS = 10_000  # longest wait for another replica's lock on a validator
@@ -58,58 +71,9 @@ IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000  # the server ends a session that sits i
 PRUNE_PAGE_VALIDATORS = 1000  # validators locked and pruned per transaction
 MIGRATION_LOCK_KEY = 0x6E77_736C_6173_6801  # pg_advisory_xact_lock key serialising replicas' migrations
 
-# Forward-only: MIGRATIONS[n] takes the database from schema version n to n + 1. Never edit a released
-# step; append a new one. The version lives in slashing_schema (one row).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE slashing_metadata (
-            id integer NOT NULL PRIMARY KEY CHECK (id = 1),
-            genesis_validators_root bytea NOT NULL CHECK (octet_length(genesis_validators_root) = 32)
-        )""",
-        """CREATE TABLE slashing_validators (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            pubkey bytea NOT NULL UNIQUE CHECK (octet_length(pubkey) = 48),
-            low_slot bigint,
-            low_source bigint,
-            low_target bigint,
-            last_slot bigint,
-            last_source bigint,
-            last_target bigint,
-            CHECK ((low_source IS NULL) = (low_target IS NULL)),
-            CHECK ((last_source IS NULL) = (last_target IS NULL))
-        )""",
-        """CREATE TABLE slashing_blocks (
-            validator_id bigint NOT NULL REFERENCES slashing_validators (id),
-            slot bigint NOT NULL,
-            signing_root bytea NOT NULL CHECK (octet_length(signing_root) = 32),
-            PRIMARY KEY (validator_id, slot)
-        )""",
-        """CREATE TABLE slashing_attestations (
-            validator_id bigint NOT NULL REFERENCES slashing_validators (id),
-            target_epoch bigint NOT NULL,
-            source_epoch bigint NOT NULL CHECK (source_epoch <= target_epoch),
-            signing_root bytea NOT NULL CHECK (octet_length(signing_root) = 32),
-            PRIMARY KEY (validator_id, target_epoch)
-        )""",
-    ),
-    (
-        """CREATE TABLE validator_keys (
-            pubkey bytea NOT NULL PRIMARY KEY CHECK (octet_length(pubkey) = 48),
-            data_key_ref text NOT NULL,
-            blob bytea NOT NULL,
-            created_at bigint NOT NULL,
-            enabled boolean NOT NULL,
-            description text
-        )""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-_SESSION_SETTINGS = (
-    ("lock_timeout", LOCK_TIMEOUT_MS),
-    ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT_MS),
-)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+AsyncConnection = psycopg.AsyncConnection[tuple[Any, ...]]
 
 
 class PostgresSlashingStore:
@@ -124,6 +88,7 @@ class PostgresSlashingStore:
         self._idle: list[Connection] = []
         self._idle_lock = threading.Lock()
         self._closed = False
+        self._loop_connections = _LoopConnections(conninfo, connections)
         try:
             self._migrate()
         except BaseException:
@@ -136,43 +101,35 @@ class PostgresSlashingStore:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+        self._loop_connections.close()
 
     def check_and_record_block(
         self, pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes
     ) -> Verdict:
-        check_pubkey(pubkey)
-        check_genesis_validators_root(genesis_validators_root)
-        check_slot("slot", slot)
-        check_signing_root(signing_root)
-        with self._transaction() as sql:
-            return ledger.check_and_record_block(sql, pubkey, genesis_validators_root, slot, signing_root)
+        request = (pubkey, genesis_validators_root, slot, signing_root)
+        _check_block(*request)
+        return self._record_or_judge(RECORD_CLEAR_BLOCK, request, self._judge_block)
 
     def check_and_record_attestation(
         self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
     ) -> Verdict:
-        check_pubkey(pubkey)
-        check_genesis_validators_root(genesis_validators_root)
-        check_epoch("source", source)
-        check_epoch("target", target)
-        check_signing_root(signing_root)
-        with self._transaction() as sql:
-            return ledger.check_and_record_attestation(
-                sql, pubkey, genesis_validators_root, source=source, target=target, signing_root=signing_root
-            )
+        request = (pubkey, genesis_validators_root, source, target, signing_root)
+        _check_attestation(*request)
+        return self._record_or_judge(RECORD_CLEAR_ATTESTATION, request, self._judge_attestation)
 
     async def acheck_and_record_block(
         self, pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes
     ) -> Verdict:
-        return await asyncio.to_thread(
-            self.check_and_record_block, pubkey, genesis_validators_root, slot, signing_root
-        )
+        request = (pubkey, genesis_validators_root, slot, signing_root)
+        _check_block(*request)
+        return await self._arecord_or_judge(RECORD_CLEAR_BLOCK, request, self._judge_block)
 
     async def acheck_and_record_attestation(
         self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
     ) -> Verdict:
-        return await asyncio.to_thread(
-            self.check_and_record_attestation, pubkey, genesis_validators_root, source, target, signing_root
-        )
+        request = (pubkey, genesis_validators_root, source, target, signing_root)
+        _check_attestation(*request)
+        return await self._arecord_or_judge(RECORD_CLEAR_ATTESTATION, request, self._judge_attestation)
 
     def pin_genesis_validators_root(self, genesis_validators_root: bytes) -> None:
         check_genesis_validators_root(genesis_validators_root)
@@ -209,15 +166,20 @@ class PostgresSlashingStore:
 
     def get_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
         check_pubkey(pubkey)
-        with self._transaction() as sql:
+        with self._statements() as sql:
             return ledger.get_validator_key(sql, pubkey)
 
     async def aget_validator_key(self, pubkey: bytes) -> ValidatorKeyRecord | None:
-        return await asyncio.to_thread(self.get_validator_key, pubkey)
+        """One statement on the event loop: the key as committed when it runs, never a cached copy."""
+        check_pubkey(pubkey)
+        if not self._loop_connections.serves_this_loop():
+            return await asyncio.to_thread(self.get_validator_key, pubkey)
+        found = await self._loop_connections.rows(_placeholders(ledger.KEY_BY_PUBKEY), (pubkey,))
+        return ledger.key_record(found[0]) if found else None
 
     def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
         check_enabled_only(enabled_only)
-        with self._transaction() as sql:
+        with self._statements() as sql:
             return ledger.list_validator_keys(sql, enabled_only=enabled_only)
 
     def disable_validator_keys(self, pubkeys: Sequence[bytes]) -> list[bytes]:
@@ -250,20 +212,55 @@ class PostgresSlashingStore:
                 SCHEMA_VERSION,
             )
 
+    def _record_or_judge(
+        self, statement: str, request: tuple[Any, ...], judge: Callable[..., Verdict]
+    ) -> Verdict:
+        """The one-statement path (`postgres_schema`), then, if it recorded nothing, `judge` (`ledger`)."""
+        with self._statements() as sql:
+            (recorded,), *_ = sql.rows(statement, *request)
+        return Verdict.SIGN if recorded else judge(*request)
+
+    async def _arecord_or_judge(
+        self, statement: str, request: tuple[Any, ...], judge: Callable[..., Verdict]
+    ) -> Verdict:
+        """As `_record_or_judge`: the statement awaited on the event loop, `judge` in a thread."""
+        if not self._loop_connections.serves_this_loop():
+            return await asyncio.to_thread(self._record_or_judge, statement, request, judge)
+        (recorded,), *_ = await self._loop_connections.rows(statement, request)
+        return Verdict.SIGN if recorded else await asyncio.to_thread(judge, *request)
+
+    def _judge_block(self, pubkey: bytes, genesis_validators_root: bytes, slot: int, root: bytes) -> Verdict:
+        with self._transaction() as sql:
+            return ledger.check_and_record_block(sql, pubkey, genesis_validators_root, slot, root)
+
+    def _judge_attestation(
+        self, pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, root: bytes
+    ) -> Verdict:
+        with self._transaction() as sql:
+            return ledger.check_and_record_attestation(
+                sql, pubkey, genesis_validators_root, source=source, target=target, signing_root=root
+            )
+
     @contextmanager
-    def _transaction(self, *, snapshot: bool = False) -> Iterator[_Sql]:
-        """One transaction on a pooled connection; a lost connection or a lock timeout is Unavailable."""
+    def _statements(self) -> Iterator[_Sql]:
+        """A pooled connection in autocommit: each statement a transaction of its own, committed before
+        the statement returns; a lost connection or a lock timeout is Unavailable."""
         with self._slots:
             connection = self._checkout()
             try:
-                with connection.transaction():
-                    if snapshot:
-                        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    yield _Sql(connection)
+                yield _Sql(connection)
             except psycopg.OperationalError as exc:
                 raise Unavailable(f"the slashing-protection database failed: {type(exc).__name__}") from None
             finally:
                 self._checkin(connection)
+
+    @contextmanager
+    def _transaction(self, *, snapshot: bool = False) -> Iterator[_Sql]:
+        """One transaction on a pooled connection; a lost connection or a lock timeout is Unavailable."""
+        with self._statements() as sql, sql.connection.transaction():
+            if snapshot:
+                sql.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield sql
 
     def _checkout(self) -> Connection:
         with self._idle_lock:
@@ -278,7 +275,7 @@ class PostgresSlashingStore:
         except psycopg.OperationalError:
             raise Unavailable("cannot connect to the slashing-protection database") from None
         try:
-            for setting, value in _SESSION_SETTINGS:
+            for setting, value in _session_settings():
                 connection.execute("SELECT set_config(%s, %s, false)", (setting, str(value)))
         except psycopg.OperationalError:
             connection.close()
@@ -293,19 +290,113 @@ class PostgresSlashingStore:
         connection.close()
 
 
+class _LoopConnections:
+    """Autocommit AsyncConnections for the event-loop twins, each call one statement (a transaction of its
+    own, committed before it returns). They belong to the event loop that first used them (the server's);
+    calls from any other loop take the threads' pool instead. At most `size` are open at once."""
+
+    def __init__(self, conninfo: str, size: int) -> None:
+        self._conninfo = conninfo
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._free = asyncio.Semaphore(size)  # bound to a loop on first wait, which is always `_loop`
+        self._idle: list[AsyncConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def serves_this_loop(self) -> bool:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is None:
+                self._loop = loop
+            return self._loop is loop
+
+    async def rows(self, statement: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        async with self._free:
+            connection = await self._checkout()
+            try:
+                return await (await connection.execute(statement, params)).fetchall()
+            except psycopg.OperationalError as exc:
+                raise Unavailable(f"the slashing-protection database failed: {type(exc).__name__}") from None
+            finally:
+                self._checkin(connection)
+
+    def close(self) -> None:
+        """Callable from any thread: psycopg's own close is a coroutine, but only finishes the libpq
+        connection, as this does."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.pgconn.finish()
+
+    async def _checkout(self) -> AsyncConnection:
+        with self._lock:
+            if self._closed:
+                raise Unavailable("the slashing-protection store is closed")
+            if self._idle:
+                return self._idle.pop()
+        try:
+            connection = await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        except psycopg.OperationalError:
+            raise Unavailable("cannot connect to the slashing-protection database") from None
+        try:
+            for setting, value in _session_settings():
+                await connection.execute("SELECT set_config(%s, %s, false)", (setting, str(value)))
+        except psycopg.OperationalError:
+            await connection.close()
+            raise Unavailable("cannot set up a session on the slashing-protection database") from None
+        return connection
+
+    def _checkin(self, connection: AsyncConnection) -> None:
+        """Kept only if it is idle and outside a transaction (a cancelled call may leave it otherwise)."""
+        reusable = not (connection.closed or connection.broken)
+        reusable = reusable and connection.info.transaction_status == TransactionStatus.IDLE
+        with self._lock:
+            if reusable and not self._closed:
+                self._idle.append(connection)
+                return
+        connection.pgconn.finish()
+
+
+def _check_block(pubkey: bytes, genesis_validators_root: bytes, slot: int, signing_root: bytes) -> None:
+    check_pubkey(pubkey)
+    check_genesis_validators_root(genesis_validators_root)
+    check_slot("slot", slot)
+    check_signing_root(signing_root)
+
+
+def _check_attestation(
+    pubkey: bytes, genesis_validators_root: bytes, source: int, target: int, signing_root: bytes
+) -> None:
+    check_pubkey(pubkey)
+    check_genesis_validators_root(genesis_validators_root)
+    check_epoch("source", source)
+    check_epoch("target", target)
+    check_signing_root(signing_root)
+
+
+def _session_settings() -> tuple[tuple[str, int], ...]:
+    return (
+        ("lock_timeout", LOCK_TIMEOUT_MS),
+        ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT_MS),
+    )
+
+
 class _Sql:
     """`ledger.Sql` over one psycopg connection: `?` placeholders become psycopg's `%s`."""
 
     lock = " FOR UPDATE"
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        self.connection = connection
 
     def rows(self, statement: str, *params: object) -> list[tuple[Any, ...]]:
-        return self._connection.execute(_placeholders(statement), params).fetchall()
+        return self.connection.execute(_placeholders(statement), params).fetchall()
 
     def run(self, statement: str, *params: object) -> int:
-        return self._connection.execute(_placeholders(statement), params).rowcount
+        return self.connection.execute(_placeholders(statement), params).rowcount
 
 
 def _placeholders(statement: str) -> str:

@@ -10,8 +10,9 @@ change until its record is written, so two replicas racing to sign conflicting m
 can never both succeed.
 
 The sign route's three calls have event-loop twins (`aget_validator_key`, `acheck_and_record_block`,
-`acheck_and_record_attestation`): each backend awaits them as cheaply as it can (SQLite without a thread,
-PostgreSQL in one), with the same outcome as the blocking call.
+`acheck_and_record_attestation`): each backend awaits them as cheaply as it can (SQLite without a thread;
+PostgreSQL one statement on the event loop, a thread only for the full check), with the same outcome as
+the blocking call.
 """
 
 from __future__ import annotations
