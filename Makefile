@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-NODE_DEPS := tests/js/node_modules/.installed
+NODE_DEPS := tests/js/node_modules/.installed tests/js/lodestar-current/node_modules/.installed
 
 .PHONY: run test check format clean
 
@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Independent implementations the tests cross-check against (e.g. the aws4 SigV4 signer).
-$(NODE_DEPS): tests/js/package.json
+tests/js/node_modules/.installed: tests/js/package.json
 	npm install --silent --prefix tests/js --no-package-lock --no-audit --no-fund
-	touch $(NODE_DEPS)
+	touch $@
+
+tests/js/lodestar-current/node_modules/.installed: tests/js/lodestar-current/package.json
+	npm install --silent --prefix tests/js/lodestar-current --no-package-lock --no-audit --no-fund
+	touch $@
 
 run: $(STAMP)
 	$(VENV)/bin/nitro-wallet up $(ARGS)

@@ -29,8 +29,9 @@ def run_batch(
     node = shutil.which("node")
     if node is None:
         pytest.skip(f"node is not installed; the {package} cross-check needs node 20")
-    if not (JS_DIR / "node_modules" / package).is_dir():
-        pytest.skip(f"npm package {package} is not installed; run: npm install --prefix {JS_DIR}")
+    project = (JS_DIR / script).parent
+    if not (project / "node_modules" / package).is_dir():
+        pytest.skip(f"npm package {package} is not installed; run: npm install --prefix {project}")
     done = subprocess.run(
         [node, str(JS_DIR / script)],
         input=json.dumps(requests).encode(),

@@ -1,5 +1,6 @@
-"""Signing roots against Lodestar's current SSZ types (tests/js/lodestar_roots.mjs): a second implementation
-of every signing type's message container, fork-aware up to fulu and sized by either preset.
+"""Signing roots against Lodestar's current SSZ types (tests/js/lodestar-current/lodestar_roots.mjs): a
+second implementation of every signing type's message container, fork-aware up to fulu and sized by either
+preset.
 
 The electra and fulu AGGREGATE_AND_PROOF_V2 examples of sign.yaml carry a root that neither we nor Lodestar
 compute for their content; for those this shows Lodestar agreeing with us, not with the example.
@@ -31,7 +32,10 @@ SAMPLE_FORK_EPOCH = 100  # conftest's FORK_INFO: previous_version before it, cur
 def lodestar_roots(bodies: list[Json], genesis_fork_version: bytes, preset: Preset) -> list[object]:
     requests = [{"body": body, "genesis_fork_version": "0x" + genesis_fork_version.hex()} for body in bodies]
     return run_batch(
-        "lodestar_roots.mjs", "lodestar-types-current", requests, env={"LODESTAR_PRESET": preset.name}
+        "lodestar-current/lodestar_roots.mjs",
+        "@lodestar/types",
+        requests,
+        env={"LODESTAR_PRESET": preset.name},
     )
 
 

@@ -2,8 +2,8 @@
 // signing type's message container (ChainSafe's @chainsafe/ssz through @lodestar/types), beside our own.
 // Input on stdin: a JSON list of {body, genesis_fork_version}; output: a JSON list of "0x..." roots, or
 // {"error": "..."} for a body Lodestar's types refuse. The preset comes from LODESTAR_PRESET.
-import {ssz} from "lodestar-types-current";
-import * as params from "lodestar-params-current";
+import * as params from "@lodestar/params";
+import {ssz} from "@lodestar/types";
 
 const bytes = (text) => Uint8Array.from(Buffer.from(text.replace(/^0x/, ""), "hex"));
 const hex = (raw) => "0x" + Buffer.from(raw).toString("hex");
