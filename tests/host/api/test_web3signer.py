@@ -27,6 +27,7 @@ from nitro_wallet.host.api.client_allowlist import ClientAllowlist, parse_networ
 from nitro_wallet.host.auth import Permission, new_api_key
 from nitro_wallet.host.enclave_client import EnclaveClient
 from nitro_wallet.host.slashing import PostgresSlashingStore, SlashingStore, SqliteSlashingStore
+from nitro_wallet.host.slashing.rules import HighWatermark
 from nitro_wallet.host.slashing.store import LowWatermark, ValidatorKeyRecord
 from nitro_wallet.wire.eth2 import ValidatorImportParams
 from nitro_wallet.wire.eth2_networks import NETWORKS, network_named
@@ -399,6 +400,35 @@ async def test_the_high_watermark_is_unset(http: httpx.AsyncClient) -> None:
     assert response.json() == {}
 
 
+async def test_the_high_watermark_is_served_as_set(
+    http: httpx.AsyncClient, validators: SqliteSlashingStore
+) -> None:
+    validators.set_high_watermark(HighWatermark(epoch=2**63 - 1, slot=7))
+    response = await http.get("/api/v1/eth2/highWatermark")
+    assert response.status_code == 200
+    assert response.json() == {"epoch": str(2**63 - 1), "slot": "7"}
+    validators.remove_high_watermark()
+    assert (await http.get("/api/v1/eth2/highWatermark")).json() == {}
+
+
+async def test_the_high_watermark_refuses_with_412(
+    http: httpx.AsyncClient, validator: Validator, validators: SqliteSlashingStore
+) -> None:
+    """The examples vote for source 0 / target 0 and propose at slot 0: refused at 0, not other types."""
+    validators.set_high_watermark(HighWatermark(epoch=0, slot=0))
+    for name in ("ATTESTATION", "BLOCK_V2 (DENEB)"):
+        response = await http.post(validator.path, json=example(name))
+        assert response.status_code == 412, name
+        assert response.json()["error"]["code"] == "slashing_protection"
+        assert "high_watermark" in response.json()["error"]["message"]
+    assert (await http.post(validator.path, json=example("RANDAO_REVEAL"))).status_code == 200
+    validators.set_high_watermark(HighWatermark(epoch=1, slot=1))
+    response = await http.post(validator.path, json=example("ATTESTATION"))
+    assert verified(validator, response, EXAMPLES["ATTESTATION"]["signingRoot"])
+    response = await http.post(validator.path, json=example("BLOCK_V2 (DENEB)"))
+    assert verified(validator, response, EXAMPLES["BLOCK_V2 (DENEB)"]["signingRoot"])
+
+
 async def test_reload_reports_idle_then_completed(http: httpx.AsyncClient) -> None:
     assert (await http.get("/reload")).json() == {"status": "idle"}
     accepted = await http.post("/reload")
@@ -455,6 +485,9 @@ async def test_signing_with_the_validator_database_on_postgres(
         assert (await http.get("/api/v1/eth2/publicKeys")).json() == ["0x" + signer.pubkey.hex()]
         (history,) = store.snapshot([signer.pubkey]).validators
         assert len(history.attestations) == 1
+        store.set_high_watermark(HighWatermark(epoch=0, slot=0))
+        assert (await http.get("/api/v1/eth2/highWatermark")).json() == {"epoch": "0", "slot": "0"}
+        assert (await http.post(signer.path, json=example("BLOCK_V2 (DENEB)"))).status_code == 412
     finally:
         store.close()
         postgres.drop_database(conninfo)

@@ -1,6 +1,6 @@
-"""`nitro-wallet slashing import|export` on a state directory's SQLite database and on PostgreSQL: what
-is imported is exported again, bad files and options are one clear line, and a conninfo is only ever read
-from the environment."""
+"""`nitro-wallet slashing import|export|prune|high-watermark` on a state directory's SQLite database and on
+PostgreSQL: what is imported is exported again, the high watermark is set, shown and removed, bad files and
+options are one clear line, and a conninfo is only ever read from the environment."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from nitro_wallet.cli.main import main
+from nitro_wallet.host.slashing import UnsafeToSign, Verdict
 from nitro_wallet.host.slashing.validator_db import VALIDATOR_DB_ENV, VALIDATOR_DB_FILE, open_validator_db
 from support.postgres import PostgresServer
 
@@ -160,3 +161,68 @@ def test_prune_keeps_the_last_epochs_and_the_marks(
     status, _, err = run(capsys, "slashing", "prune", "--keep-epochs", "-1", "--state-dir", str(tmp_path))
     assert status != 0
     assert "keep" in err
+
+
+def test_the_high_watermark_is_set_shown_and_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = ("--state-dir", str(tmp_path))
+    assert run(capsys, "slashing", "high-watermark", "show", *state)[:2] == (0, {})
+    status, answer, _ = run(
+        capsys, "slashing", "high-watermark", "set", "--epoch", "5", "--slot", "160", *state
+    )
+    assert (status, answer) == (0, {"epoch": "5", "slot": "160"})
+    assert run(capsys, "slashing", "high-watermark", "show", *state)[:2] == (0, {"epoch": "5", "slot": "160"})
+    store = open_validator_db(tmp_path, None)
+    try:
+        bob = bytes.fromhex(BOB[2:])
+        with pytest.raises(UnsafeToSign):
+            store.check_and_record_block(bob, b"\x01" * 32, 160, b"\x02" * 32)
+        assert store.check_and_record_block(bob, b"\x01" * 32, 159, b"\x02" * 32) is Verdict.SIGN
+    finally:
+        store.close()
+    assert run(capsys, "slashing", "high-watermark", "remove", *state)[:2] == (0, {"removed": True})
+    assert run(capsys, "slashing", "high-watermark", "remove", *state)[:2] == (0, {"removed": False})
+    assert run(capsys, "slashing", "high-watermark", "show", *state)[:2] == (0, {})
+
+
+def test_the_high_watermark_on_postgres(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, postgres: PostgresServer
+) -> None:
+    conninfo = postgres.new_database()
+    try:
+        monkeypatch.setenv(VALIDATOR_DB_ENV, conninfo)
+        argv = ("slashing", "high-watermark")
+        assert run(capsys, *argv, "set", "--epoch", "1", "--slot", "2", "--postgres")[0] == 0
+        assert run(capsys, *argv, "show", "--postgres")[:2] == (0, {"epoch": "1", "slot": "2"})
+        assert run(capsys, *argv, "remove", "--postgres")[:2] == (0, {"removed": True})
+        assert run(capsys, *argv, "show", "--postgres")[:2] == (0, {})
+    finally:
+        postgres.drop_database(conninfo)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--epoch", str(2**63), "--slot", "1"), "epoch must be an integer in 0..9223372036854775807"),
+        (("--epoch", "1", "--slot", "-1"), "slot must be an integer in 0..9223372036854775807"),
+    ],
+)
+def test_a_high_watermark_out_of_bounds_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    status, _, err = run(capsys, "slashing", "high-watermark", "set", *argv, "--state-dir", str(tmp_path))
+    assert status == 1
+    assert err == f"error: {message}\n"
+
+
+@pytest.mark.parametrize("missing", ["--epoch", "--slot"])
+def test_setting_needs_both_epoch_and_slot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], missing: str
+) -> None:
+    argv = {"--epoch": "1", "--slot": "2"}
+    del argv[missing]
+    with pytest.raises(SystemExit) as caught:
+        main(["slashing", "high-watermark", "set", *argv.popitem(), "--state-dir", str(tmp_path)])
+    assert caught.value.code == 2
+    assert missing in capsys.readouterr().err

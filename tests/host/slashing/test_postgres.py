@@ -21,12 +21,11 @@ from nitro_wallet.host.slashing import (
     Rule,
     UnsafeToSign,
     Verdict,
-    ledger,
     postgres_schema,
     rules,
 )
 from nitro_wallet.host.slashing import postgres as postgres_module
-from nitro_wallet.host.slashing.rules import SignedAttestation, SignedBlock, Watermarks
+from nitro_wallet.host.slashing.rules import HighWatermark, SignedAttestation, SignedBlock, Watermarks
 from nitro_wallet.host.slashing.store import LowWatermark, ValidatorKeyRecord
 from nitro_wallet.wire.errors import NotFound, Unavailable
 from support.postgres import PostgresServer
@@ -40,6 +39,7 @@ B = b"\xbb" * 32
 EPOCH_PAIRS = [None, *((s, t) for s in range(4) for t in range(s, 4))]  # a mark pair: unset, or s <= t
 REQUEST_EPOCHS = range(5)
 SLOTS = [None, *range(4)]
+HIGHS = [None, HighWatermark(epoch=0, slot=0), HighWatermark(epoch=2, slot=2), HighWatermark(epoch=4, slot=4)]
 LOCK_WAIT_BOUND_SECONDS = 30.0  # how long a test waits for a call to queue on a lock before failing
 RACERS = 6
 
@@ -108,23 +108,34 @@ def clear_block(raw: Raw, slot: int, *, pubkey: bytes = ALICE, chain: bytes = GV
     return bool(row[0])
 
 
-def rules_sign_vote_without_history(marks: Watermarks, source: int, target: int) -> bool:
+def rules_sign_vote_without_history(
+    marks: Watermarks, source: int, target: int, high: HighWatermark | None = None
+) -> bool:
     """What `ledger` does for a validator without records: SIGN without reading history, or not."""
     if rules.attestation_history_needed(marks, source, target):
         return False
     try:
-        return rules.judge_attestation(marks, source, target, A, []) is Verdict.SIGN
+        return rules.judge_attestation(marks, source, target, A, [], high=high) is Verdict.SIGN
     except UnsafeToSign:
         return False
 
 
-def rules_sign_block_without_history(marks: Watermarks, slot: int) -> bool:
+def rules_sign_block_without_history(marks: Watermarks, slot: int, high: HighWatermark | None = None) -> bool:
     if rules.block_history_needed(marks, slot):
         return False
     try:
-        return rules.judge_block(marks, slot, A, []) is Verdict.SIGN
+        return rules.judge_block(marks, slot, A, [], high=high) is Verdict.SIGN
     except UnsafeToSign:
         return False
+
+
+def set_high(raw: Raw, high: HighWatermark | None) -> None:
+    raw.execute("DELETE FROM slashing_high_watermark")
+    if high is not None:
+        raw.execute(
+            "INSERT INTO slashing_high_watermark (id, epoch, slot) VALUES (1, %s, %s)",
+            (high.epoch, high.slot),
+        )
 
 
 @pytest.fixture
@@ -136,7 +147,11 @@ def raw(store: PostgresSlashingStore, conninfo: str) -> Iterator[Raw]:
         connection.rollback()
 
 
-def test_the_vote_function_records_exactly_what_the_rules_sign_without_history(raw: Raw) -> None:
+@pytest.mark.parametrize("high", HIGHS, ids=str)
+def test_the_vote_function_records_exactly_what_the_rules_sign_without_history(
+    raw: Raw, high: HighWatermark | None
+) -> None:
+    set_high(raw, high)
     for low, last in itertools.product(EPOCH_PAIRS, EPOCH_PAIRS):
         marks = Watermarks(
             low_source=None if low is None else low[0],
@@ -147,24 +162,28 @@ def test_the_vote_function_records_exactly_what_the_rules_sign_without_history(r
         for source, target in itertools.product(REQUEST_EPOCHS, REQUEST_EPOCHS):
             raw.execute("SAVEPOINT request")
             set_marks(raw, marks)
-            case = f"{marks} vote {source}/{target}"
+            case = f"{marks} {high} vote {source}/{target}"
             recorded = clear_vote(raw, source, target)
-            assert recorded == rules_sign_vote_without_history(marks, source, target), case
+            assert recorded == rules_sign_vote_without_history(marks, source, target, high), case
             expected = rules.after_attestation(marks, source, target) if recorded else marks
             assert marks_of(raw) == expected, case
             assert record_count(raw, "slashing_attestations") == int(recorded), case
             raw.execute("ROLLBACK TO SAVEPOINT request")
 
 
-def test_the_block_function_records_exactly_what_the_rules_sign_without_history(raw: Raw) -> None:
+@pytest.mark.parametrize("high", HIGHS, ids=str)
+def test_the_block_function_records_exactly_what_the_rules_sign_without_history(
+    raw: Raw, high: HighWatermark | None
+) -> None:
+    set_high(raw, high)
     for low_slot, last_slot in itertools.product(SLOTS, SLOTS):
         marks = Watermarks(low_slot=low_slot, last_slot=last_slot)
         for slot in range(5):
             raw.execute("SAVEPOINT request")
             set_marks(raw, marks)
-            case = f"{marks} block {slot}"
+            case = f"{marks} {high} block {slot}"
             recorded = clear_block(raw, slot)
-            assert recorded == rules_sign_block_without_history(marks, slot), case
+            assert recorded == rules_sign_block_without_history(marks, slot, high), case
             assert marks_of(raw) == (rules.after_block(marks, slot) if recorded else marks), case
             assert record_count(raw, "slashing_blocks") == int(recorded), case
             raw.execute("ROLLBACK TO SAVEPOINT request")
@@ -345,13 +364,10 @@ def test_a_database_at_the_previous_version_migrates_with_its_records(
         patch.setattr(postgres_module, "SCHEMA_VERSION", previous)
         old = PostgresSlashingStore(conninfo)
         old.add_validator_key(key(ALICE))
-        with old._transaction() as sql:  # as the previous version recorded: all through `ledger`
-            assert (
-                ledger.check_and_record_attestation(sql, ALICE, GVR, source=1, target=2, signing_root=A)
-                is Verdict.SIGN
-            )
-            assert ledger.check_and_record_block(sql, ALICE, GVR, 5, A) is Verdict.SIGN
-        old.merge_low_watermarks(GVR, [LowWatermark(BOB, slot=9, source=3, target=4)])
+        old.merge_low_watermarks(GVR, [LowWatermark(ALICE), LowWatermark(BOB, slot=9, source=3, target=4)])
+        with old._statements() as sql:  # as the previous version recorded: through its functions
+            assert sql.rows(postgres_schema.RECORD_CLEAR_ATTESTATION, ALICE, GVR, 1, 2, A) == [(True,)]
+            assert sql.rows(postgres_schema.RECORD_CLEAR_BLOCK, ALICE, GVR, 5, A) == [(True,)]
         before = old.snapshot()
         old.close()
     migrated = PostgresSlashingStore(conninfo)

@@ -2,7 +2,7 @@
 
     POST /api/v1/eth2/sign/{identifier}   sign one request with one validator key
     GET  /api/v1/eth2/publicKeys          the enabled validator keys
-    GET  /api/v1/eth2/highWatermark       {} (no operator-set high watermark)
+    GET  /api/v1/eth2/highWatermark       the operator-set high watermark, or {}
     GET  /reload, POST /reload            reload status; reload
 
 (`/upcheck` and `/healthcheck` are the operations routes, already Web3Signer-shaped.)
@@ -208,10 +208,14 @@ async def public_keys(request: Eth2Request) -> Response:
     return JSONResponse(["0x" + key.pubkey.hex() for key in keys])
 
 
-async def high_watermark(_request: Eth2Request) -> Response:
-    """Web3Signer's operator-set high watermark (nothing signed at or above it) is not implemented
-    (host/slashing/rules.py); its OpenAPI answers an empty object when none is set."""
-    return JSONResponse({})
+async def high_watermark(request: Eth2Request) -> Response:
+    """The validator database's operator-set high watermark (`nitro-wallet slashing high-watermark`;
+    nothing is signed at or above it, host/slashing/rules.py) as Web3Signer answers it: uint64 decimal
+    strings, or an empty object when none is set."""
+    high = await asyncio.to_thread(validator_db(request.context).high_watermark)
+    if high is None:
+        return JSONResponse({})
+    return JSONResponse({"epoch": str(high.epoch), "slot": str(high.slot)})
 
 
 class Reload:

@@ -13,6 +13,10 @@ The validator keys (`validator_keys`) are plain rows: added (or, once deleted, a
 disabled. Disabling takes the validator's slashing row lock first, and every check-and-record reads the
 key's state under that lock, so a signature in flight when a key is deleted is either recorded before
 the deletion commits (and so in the slashing data the deletion exports) or refused.
+
+The high watermark (`slashing_high_watermark`, one row while set) is read by every check-and-record after
+the validator's lock, in the same transaction: a setting committed before then is obeyed, on every
+replica; one committing meanwhile is ordered after that signature.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from nitro_wallet.host.slashing import rules
-from nitro_wallet.host.slashing.rules import SignedAttestation, SignedBlock, Verdict, Watermarks
+from nitro_wallet.host.slashing.rules import (
+    HighWatermark,
+    SignedAttestation,
+    SignedBlock,
+    Verdict,
+    Watermarks,
+)
 from nitro_wallet.host.slashing.store import (
     SLOTS_PER_EPOCH,
     LowWatermark,
@@ -55,6 +65,12 @@ _ATTESTATIONS_NEAR = (
     " ORDER BY target_epoch = ? DESC LIMIT 3"
 )
 
+
+_HIGH_WATERMARK = "SELECT epoch, slot FROM slashing_high_watermark WHERE id = 1"
+_SET_HIGH_WATERMARK = (
+    "INSERT INTO slashing_high_watermark (id, epoch, slot) VALUES (1, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, slot = excluded.slot"
+)
 
 _ADD_KEY = (  # a deleted (disabled) key may come back, sealed anew; an enabled one is left alone
     "INSERT INTO validator_keys (pubkey, data_key_ref, blob, created_at, enabled, description)"
@@ -98,6 +114,7 @@ def check_and_record_block(
     pin(sql, genesis_validators_root)
     validator_id, marks = _lock_validator(sql, pubkey)
     _check_not_deleted(sql, pubkey)
+    high = high_watermark(sql)
     history: list[SignedBlock] = []
     if rules.block_history_needed(marks, slot):
         found = sql.rows(
@@ -106,7 +123,7 @@ def check_and_record_block(
             slot,
         )
         history = [SignedBlock(row[0], bytes(row[1])) for row in found]
-    verdict = rules.judge_block(marks, slot, signing_root, history)
+    verdict = rules.judge_block(marks, slot, signing_root, history, high=high)
     if verdict is Verdict.SIGN:
         sql.run(
             "INSERT INTO slashing_blocks (validator_id, slot, signing_root) VALUES (?, ?, ?)",
@@ -124,11 +141,12 @@ def check_and_record_attestation(
     pin(sql, genesis_validators_root)
     validator_id, marks = _lock_validator(sql, pubkey)
     _check_not_deleted(sql, pubkey)
+    high = high_watermark(sql)
     history: list[SignedAttestation] = []
     if rules.attestation_history_needed(marks, source, target):
         found = sql.rows(_ATTESTATIONS_NEAR, validator_id, target, source, target, source, target, target)
         history = [SignedAttestation(row[0], row[1], bytes(row[2])) for row in found]
-    verdict = rules.judge_attestation(marks, source, target, signing_root, history)
+    verdict = rules.judge_attestation(marks, source, target, signing_root, history, high=high)
     if verdict is Verdict.SIGN:
         sql.run(
             "INSERT INTO slashing_attestations (validator_id, source_epoch, target_epoch, signing_root)"
@@ -140,6 +158,21 @@ def check_and_record_attestation(
         )
         _write_marks(sql, validator_id, rules.after_attestation(marks, source, target))
     return verdict
+
+
+def high_watermark(sql: Sql) -> HighWatermark | None:
+    """The database's high watermark, read where the caller's transaction stands: inside a check-and-record,
+    after the validator's lock, so a setting committed before that lock was granted is obeyed."""
+    found = sql.rows(_HIGH_WATERMARK)
+    return HighWatermark(epoch=found[0][0], slot=found[0][1]) if found else None
+
+
+def set_high_watermark(sql: Sql, high: HighWatermark) -> None:
+    sql.run(_SET_HIGH_WATERMARK, high.epoch, high.slot)
+
+
+def remove_high_watermark(sql: Sql) -> bool:
+    return sql.run("DELETE FROM slashing_high_watermark WHERE id = 1") == 1
 
 
 def merge_low_watermarks(sql: Sql, genesis_validators_root: bytes, marks: Iterable[LowWatermark]) -> None:

@@ -42,7 +42,7 @@ from nitro_wallet.host.slashing.postgres_schema import (
     RECORD_CLEAR_BLOCK,
     SCHEMA_VERSION,
 )
-from nitro_wallet.host.slashing.rules import Verdict
+from nitro_wallet.host.slashing.rules import HighWatermark, Verdict
 from nitro_wallet.host.slashing.store import (
     DEFAULT_KEEP_EPOCHS,
     LowWatermark,
@@ -52,6 +52,7 @@ from nitro_wallet.host.slashing.store import (
     check_enabled_only,
     check_epoch,
     check_genesis_validators_root,
+    check_high_watermark,
     check_keep_epochs,
     check_low_watermark,
     check_pubkey,
@@ -158,6 +159,19 @@ class PostgresSlashingStore:
                 after, pruned = ledger.prune_page(sql, after, keep_epochs, PRUNE_PAGE_VALIDATORS)
             total = Pruned(total.blocks + pruned.blocks, total.attestations + pruned.attestations)
         return total
+
+    def set_high_watermark(self, high: HighWatermark) -> None:
+        check_high_watermark(high)
+        with self._transaction() as sql:
+            ledger.set_high_watermark(sql, high)
+
+    def remove_high_watermark(self) -> bool:
+        with self._transaction() as sql:
+            return ledger.remove_high_watermark(sql)
+
+    def high_watermark(self) -> HighWatermark | None:
+        with self._statements() as sql:
+            return ledger.high_watermark(sql)
 
     def add_validator_key(self, record: ValidatorKeyRecord) -> bool:
         check_validator_key(record)

@@ -44,7 +44,15 @@ Compared with Web3Signer: it keeps every imported record and sets its low waterm
 imported slot and epochs, refusing strictly below it (EIP-3076's complete strategy, which the conformance
 suite judges by `should_succeed_complete`). Here the low watermark is the *maximum*, as the minimal
 strategy's `should_succeed` flags require (e.g. a block listed in an interchange is not re-signed even with
-its own root). Web3Signer's operator-set high watermark (nothing signed at or above it) is not implemented.
+its own root).
+
+Per database, an operator may also set a *high* watermark (`HighWatermark`: an epoch and a slot, set and
+removed together, as Web3Signer's `watermark-repair --set-high-watermark` does), used when validators move
+to another cluster: this database must not sign at or beyond the point the new one takes over. While it is
+set, a block is refused when its slot is at or above the high slot, and an attestation when its source or
+its target is at or above the high epoch. It is checked first, so it refuses an identical re-sign too, as
+Web3Signer refuses anything at or above it: past that point the validator signs elsewhere, and this
+database's copy of a message is no reason to release it again.
 """
 
 from __future__ import annotations
@@ -72,6 +80,8 @@ class Rule(StrEnum):
     SURROUNDS_RECORDED = "surrounds_recorded_vote"
     SURROUNDED_BY_RECORDED = "surrounded_by_recorded_vote"
     ATTESTATION_NOT_AFTER_LAST_SIGNED = "attestation_not_after_last_signed"
+    BLOCK_AT_OR_ABOVE_HIGH_WATERMARK = "block_at_or_above_high_watermark"
+    ATTESTATION_AT_OR_ABOVE_HIGH_WATERMARK = "attestation_at_or_above_high_watermark"
 
 
 class UnsafeToSign(SlashingProtection):
@@ -118,6 +128,15 @@ class Watermarks:
     last_target: int | None = None
 
 
+@dataclass(frozen=True)
+class HighWatermark:
+    """The database's operator-set bound: nothing is signed at or above `epoch` (either epoch of a vote)
+    or `slot` (a block)."""
+
+    epoch: int
+    slot: int
+
+
 def check_genesis(pinned: bytes, requested: bytes) -> None:
     """The database's chain against a request's or an interchange's."""
     if requested != pinned:
@@ -141,8 +160,22 @@ def attestation_history_needed(marks: Watermarks, source: int, target: int) -> b
     return _not_after_last_vote(marks, source, target)
 
 
-def judge_block(marks: Watermarks, slot: int, signing_root: bytes, history: Iterable[SignedBlock]) -> Verdict:
-    """Allow or refuse (UnsafeToSign) a proposal. `history`: records for `slot` (extra ones are ignored)."""
+def judge_block(
+    marks: Watermarks,
+    slot: int,
+    signing_root: bytes,
+    history: Iterable[SignedBlock],
+    *,
+    high: HighWatermark | None = None,
+) -> Verdict:
+    """Allow or refuse (UnsafeToSign) a proposal. `history`: records for `slot` (extra ones are ignored);
+    `high`: the database's high watermark, if set."""
+    if high is not None and slot >= high.slot:
+        raise UnsafeToSign(
+            Rule.BLOCK_AT_OR_ABOVE_HIGH_WATERMARK,
+            f"slot {slot} is at or above the high watermark's slot {high.slot}",
+            field="slot",
+        )
     if marks.low_slot is not None and slot <= marks.low_slot:
         raise UnsafeToSign(
             Rule.BLOCK_AT_OR_BELOW_LOW_WATERMARK,
@@ -169,10 +202,22 @@ def judge_block(marks: Watermarks, slot: int, signing_root: bytes, history: Iter
 
 
 def judge_attestation(
-    marks: Watermarks, source: int, target: int, signing_root: bytes, history: Iterable[SignedAttestation]
+    marks: Watermarks,
+    source: int,
+    target: int,
+    signing_root: bytes,
+    history: Iterable[SignedAttestation],
+    *,
+    high: HighWatermark | None = None,
 ) -> Verdict:
     """Allow or refuse (UnsafeToSign) a vote. `history`: records that share its target or surround it
-    either way (extra ones are ignored)."""
+    either way (extra ones are ignored); `high`: the database's high watermark, if set."""
+    if high is not None and (source >= high.epoch or target >= high.epoch):
+        raise UnsafeToSign(
+            Rule.ATTESTATION_AT_OR_ABOVE_HIGH_WATERMARK,
+            f"source {source} / target {target} is at or above the high watermark's epoch {high.epoch}",
+            field="source" if source >= high.epoch else "target",
+        )
     if source > target:
         raise UnsafeToSign(
             Rule.SOURCE_AFTER_TARGET, f"source epoch {source} is after target epoch {target}", field="source"

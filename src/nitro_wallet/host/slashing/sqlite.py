@@ -35,7 +35,7 @@ from typing import Any
 from nitro_wallet.host import sqlite_file
 from nitro_wallet.host.slashing import ledger
 from nitro_wallet.host.slashing.group_commit import CommitCounts, GroupCommit, Job
-from nitro_wallet.host.slashing.rules import Verdict
+from nitro_wallet.host.slashing.rules import HighWatermark, Verdict
 from nitro_wallet.host.slashing.store import (
     DEFAULT_KEEP_EPOCHS,
     LowWatermark,
@@ -45,6 +45,7 @@ from nitro_wallet.host.slashing.store import (
     check_enabled_only,
     check_epoch,
     check_genesis_validators_root,
+    check_high_watermark,
     check_keep_epochs,
     check_low_watermark,
     check_pubkey,
@@ -102,6 +103,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
             description TEXT
         ) STRICT, WITHOUT ROWID""",
+    ),
+    (
+        """CREATE TABLE slashing_high_watermark (
+            id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+            epoch INTEGER NOT NULL CHECK (epoch >= 0),
+            slot INTEGER NOT NULL CHECK (slot >= 0)
+        ) STRICT""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -179,6 +187,17 @@ class SqliteSlashingStore:
             after, pruned = self._writer.run(_prune_page_job(after, keep_epochs))
             total = Pruned(total.blocks + pruned.blocks, total.attestations + pruned.attestations)
         return total
+
+    def set_high_watermark(self, high: HighWatermark) -> None:
+        check_high_watermark(high)
+        self._writer.run(lambda sql: ledger.set_high_watermark(sql, high))
+
+    def remove_high_watermark(self) -> bool:
+        return self._writer.run(ledger.remove_high_watermark)
+
+    def high_watermark(self) -> HighWatermark | None:
+        with self._readers.statement() as sql:
+            return ledger.high_watermark(sql)
 
     def add_validator_key(self, record: ValidatorKeyRecord) -> bool:
         check_validator_key(record)

@@ -25,6 +25,7 @@ from typing import Protocol
 from nitro_wallet.host.slashing.rules import (
     GENESIS_VALIDATORS_ROOT_BYTES,
     SIGNING_ROOT_BYTES,
+    HighWatermark,
     SignedAttestation,
     SignedBlock,
     Verdict,
@@ -133,6 +134,16 @@ class SlashingStore(Protocol):
         as many slots before its last block), raising its low watermark over them. The last record of each
         validator always stays."""
 
+    def set_high_watermark(self, high: HighWatermark) -> None:
+        """Set (or replace) the database's high watermark: once this returns, every check-and-record that
+        begins, on any replica, refuses what is at or above it (`rules.judge_*`)."""
+
+    def remove_high_watermark(self) -> bool:
+        """Clear the high watermark; False if none was set."""
+
+    def high_watermark(self) -> HighWatermark | None:
+        """The high watermark, or None if none is set."""
+
     def add_validator_key(self, record: ValidatorKeyRecord) -> bool:
         """Store a new key; False (and nothing changed) if its pubkey is already stored, even disabled."""
 
@@ -185,6 +196,13 @@ def check_low_watermark(mark: LowWatermark) -> None:
     if mark.source is not None and mark.target is not None:
         check_epoch("source", mark.source)
         check_epoch("target", mark.target)
+
+
+def check_high_watermark(high: object) -> None:
+    if not isinstance(high, HighWatermark):
+        raise BadRequest("the high watermark must be an epoch and a slot", field="high_watermark")
+    check_epoch("epoch", high.epoch)
+    check_slot("slot", high.slot)
 
 
 def check_validator_key(record: ValidatorKeyRecord) -> None:
