@@ -365,9 +365,24 @@ def test_a_database_at_the_previous_version_migrates_with_its_records(
         old = PostgresSlashingStore(conninfo)
         old.add_validator_key(key(ALICE))
         old.merge_low_watermarks(GVR, [LowWatermark(ALICE), LowWatermark(BOB, slot=9, source=3, target=4)])
-        with old._statements() as sql:  # as the previous version recorded: through its functions
-            assert sql.rows(postgres_schema.RECORD_CLEAR_ATTESTATION, ALICE, GVR, 1, 2, A) == [(True,)]
-            assert sql.rows(postgres_schema.RECORD_CLEAR_BLOCK, ALICE, GVR, 5, A) == [(True,)]
+        with psycopg.connect(conninfo, autocommit=True) as raw:  # a vote and a block as version 2 wrote them
+            found = raw.execute("SELECT id FROM slashing_validators WHERE pubkey = %s", (ALICE,)).fetchone()
+            assert found is not None
+            alice_id = found[0]
+            raw.execute(
+                "INSERT INTO slashing_attestations (validator_id, source_epoch, target_epoch, signing_root)"
+                " VALUES (%s, 1, 2, %s)",
+                (alice_id, A),
+            )
+            raw.execute(
+                "INSERT INTO slashing_blocks (validator_id, slot, signing_root) VALUES (%s, 5, %s)",
+                (alice_id, A),
+            )
+            raw.execute(
+                "UPDATE slashing_validators SET last_slot = 5, last_source = 1, last_target = 2"
+                " WHERE id = %s",
+                (alice_id,),
+            )
         before = old.snapshot()
         old.close()
     migrated = PostgresSlashingStore(conninfo)

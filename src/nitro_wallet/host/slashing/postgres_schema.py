@@ -1,14 +1,12 @@
 """The PostgreSQL store's schema, as forward-only migrations, and the statements of its one-round-trip path.
 
-Steps 1 and 2 hold the tables. Step 3 adds two functions, `slashing_record_clear_attestation` and
-`slashing_record_clear_block`: each records a request in one statement when it is *clear*, that is when
-`rules` would allow it without reading any history (it is strictly after the validator's last-signed marks
-and above its low watermark, the chain is the pinned one, the validator is on record and its key is not
+Steps 1 and 2 hold the tables. Step 3 adds the high watermark (`slashing_high_watermark`, one row while
+set) and two functions, `slashing_record_clear_attestation` and `slashing_record_clear_block`: each records
+a request in one statement when it is *clear*, that is when `rules` would allow it without reading any
+history (it is strictly after the validator's last-signed marks, above its low watermark and below the high
+watermark if one is set, the chain is the pinned one, the validator is on record and its key is not
 deleted), and returns true; in every other case it writes nothing and returns false, and the store judges
 the request in Python (`ledger`, `rules`), the one definition of every refusal and of the re-sign rule.
-Step 4 adds the high watermark (`slashing_high_watermark`, one row while set) and replaces both functions
-with versions that also treat a request at or above it as not clear, so `ledger` refuses it by name; below
-it, the one-statement path stays in use while a high watermark is set.
 
 Why a clear request needs no history: every recorded vote (s, t) has s <= last_source and t <= last_target
 and every recorded block's slot is <= last_slot (records only move those marks up), so a vote with
@@ -31,81 +29,6 @@ from __future__ import annotations
 
 _RECORD_CLEAR_ATTESTATION = """
 CREATE FUNCTION slashing_record_clear_attestation(
-    signer bytea, chain bytea, vote_source bigint, vote_target bigint, vote_root bytea
-) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    marks record;
-BEGIN
-    PERFORM FROM slashing_metadata WHERE id = 1 AND genesis_validators_root = chain;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    SELECT id, low_source, low_target, last_source, last_target INTO marks
-        FROM slashing_validators WHERE pubkey = signer FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    PERFORM FROM validator_keys WHERE pubkey = signer AND NOT enabled;
-    IF FOUND THEN
-        RETURN false;
-    END IF;
-    IF vote_source > vote_target
-        OR (marks.low_source IS NOT NULL
-            AND (vote_source < marks.low_source OR vote_target <= marks.low_target))
-        OR (marks.last_source IS NOT NULL
-            AND (vote_source < marks.last_source OR vote_target <= marks.last_target))
-    THEN
-        RETURN false;
-    END IF;
-    INSERT INTO slashing_attestations (validator_id, source_epoch, target_epoch, signing_root)
-        VALUES (marks.id, vote_source, vote_target, vote_root) ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    UPDATE slashing_validators SET last_source = GREATEST(last_source, vote_source),
-        last_target = GREATEST(last_target, vote_target) WHERE id = marks.id;
-    RETURN true;
-END
-$$"""
-
-_RECORD_CLEAR_BLOCK = """
-CREATE FUNCTION slashing_record_clear_block(
-    signer bytea, chain bytea, block_slot bigint, block_root bytea
-) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    marks record;
-BEGIN
-    PERFORM FROM slashing_metadata WHERE id = 1 AND genesis_validators_root = chain;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    SELECT id, low_slot, last_slot INTO marks FROM slashing_validators WHERE pubkey = signer FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    PERFORM FROM validator_keys WHERE pubkey = signer AND NOT enabled;
-    IF FOUND THEN
-        RETURN false;
-    END IF;
-    IF (marks.low_slot IS NOT NULL AND block_slot <= marks.low_slot)
-        OR (marks.last_slot IS NOT NULL AND block_slot <= marks.last_slot)
-    THEN
-        RETURN false;
-    END IF;
-    INSERT INTO slashing_blocks (validator_id, slot, signing_root)
-        VALUES (marks.id, block_slot, block_root) ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    UPDATE slashing_validators SET last_slot = GREATEST(last_slot, block_slot) WHERE id = marks.id;
-    RETURN true;
-END
-$$"""
-
-# Step 4: the same functions, which also leave to `ledger` (which refuses it) whatever is at or above the
-# high watermark.
-_RECORD_CLEAR_ATTESTATION_HIGH = """
-CREATE OR REPLACE FUNCTION slashing_record_clear_attestation(
     signer bytea, chain bytea, vote_source bigint, vote_target bigint, vote_root bytea
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -148,8 +71,8 @@ BEGIN
 END
 $$"""
 
-_RECORD_CLEAR_BLOCK_HIGH = """
-CREATE OR REPLACE FUNCTION slashing_record_clear_block(
+_RECORD_CLEAR_BLOCK = """
+CREATE FUNCTION slashing_record_clear_block(
     signer bytea, chain bytea, block_slot bigint, block_root bytea
 ) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -231,15 +154,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             description text
         )""",
     ),
-    (_RECORD_CLEAR_ATTESTATION, _RECORD_CLEAR_BLOCK),
     (
         """CREATE TABLE slashing_high_watermark (
             id integer NOT NULL PRIMARY KEY CHECK (id = 1),
             epoch bigint NOT NULL CHECK (epoch >= 0),
             slot bigint NOT NULL CHECK (slot >= 0)
         )""",
-        _RECORD_CLEAR_ATTESTATION_HIGH,
-        _RECORD_CLEAR_BLOCK_HIGH,
+        _RECORD_CLEAR_ATTESTATION,
+        _RECORD_CLEAR_BLOCK,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
