@@ -140,6 +140,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
 
 
+# Every Web3Signer signing type (sign.yaml), written out here rather than taken from the code under test.
+SIGNING_TYPES = (
+    "BLOCK",
+    "BLOCK_V2",
+    "ATTESTATION",
+    "AGGREGATION_SLOT",
+    "AGGREGATE_AND_PROOF",
+    "AGGREGATE_AND_PROOF_V2",
+    "DEPOSIT",
+    "RANDAO_REVEAL",
+    "VOLUNTARY_EXIT",
+    "SYNC_COMMITTEE_MESSAGE",
+    "SYNC_COMMITTEE_SELECTION_PROOF",
+    "SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF",
+    "VALIDATOR_REGISTRATION",
+)
+
 GVR = "0x" + "4b" * 32
 FORK_INFO: Json = {
     "fork": {"previous_version": "0x02000000", "current_version": "0x03000000", "epoch": "100"},

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from enclave.eth2.signing.conftest import SIGNING_TYPES
 from enclave.eth2.signing.test_openapi_examples import (
     EXAMPLE_GENESIS_FORK_VERSION,
     KNOWN_BAD_ROOTS,
@@ -89,37 +90,20 @@ def _message_epochs(body: Json, epoch: int, slots_per_epoch: int) -> Json:
     return body
 
 
-SAMPLE_TYPES = [
-    "BLOCK",
-    "BLOCK_V2",
-    "ATTESTATION",
-    "AGGREGATION_SLOT",
-    "AGGREGATE_AND_PROOF",
-    "AGGREGATE_AND_PROOF_V2",
-    "DEPOSIT",
-    "RANDAO_REVEAL",
-    "VOLUNTARY_EXIT",
-    "SYNC_COMMITTEE_MESSAGE",
-    "SYNC_COMMITTEE_SELECTION_PROOF",
-    "SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF",
-    "VALIDATOR_REGISTRATION",
-]
-
-
 def test_lodestar_computes_the_roots_we_compute_on_both_sides_of_a_fork(
     sample_bodies: Callable[[str], Json],
 ) -> None:
     """Every type, its message just before, at and after the fork epoch, and a fork version per side."""
     bodies = [
         _message_epochs(sample_bodies(kind), epoch, MAINNET.slots_per_epoch)
-        for kind in SAMPLE_TYPES
+        for kind in SIGNING_TYPES
         for epoch in (SAMPLE_FORK_EPOCH - 1, SAMPLE_FORK_EPOCH, SAMPLE_FORK_EPOCH + 1)
     ]
     theirs = lodestar_roots(bodies, SAMPLE_GENESIS_FORK_VERSION, MAINNET)
     ours = [our_root(body, SAMPLE_GENESIS_FORK_VERSION, MAINNET) for body in bodies]
     assert theirs == ours
     before, at = ours[0::3], ours[1::3]
-    forked = [kind not in ("DEPOSIT", "VALIDATOR_REGISTRATION") for kind in SAMPLE_TYPES]
+    forked = [kind not in ("DEPOSIT", "VALIDATOR_REGISTRATION") for kind in SIGNING_TYPES]
     assert [b != a for b, a in zip(before, at, strict=True)] == forked
 
 
