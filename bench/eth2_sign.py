@@ -231,18 +231,22 @@ def report(measured: list[Measured], bls_rate: float) -> None:
     print(f"\nraw BLS sign (pyblst, in-process, one core): {bls_rate:,.0f} signatures/s")
     print(f"load generator: at most {max(item.row.result.generator_cpu for item in measured):.0%} of a core")
     for item in measured:
-        if item.database == "SQLite":
-            rate = item.row.result.rate
-            verdict = "met" if rate >= TARGET_RATE else "MISSED"
-            serial = (
-                " (one client: one validator's attestations go one at a time)"
-                if item.row.clients == 1
-                else ""
-            )
+        if item.database != "SQLite":
+            continue
+        rate = item.row.result.rate
+        if item.row.clients == 1:  # a validator's votes are judged one after another: a latency, not a load
+            p50 = item.row.result.percentile(0.5) * 1e3
             print(
-                f"target {TARGET_RATE:,} signatures/s on SQLite, {item.validators:,} validators: "
-                f"{verdict} ({rate:,.0f}/s){serial}"
+                f"target {TARGET_RATE:,} signatures/s on SQLite, {item.validators:,} validator: not a load"
+                f" test (one client sends its attestations one at a time: {rate:,.0f}/s = 1 / latency,"
+                f" p50 {p50:.2f} ms)"
             )
+            continue
+        verdict = "met" if rate >= TARGET_RATE else "MISSED"
+        print(
+            f"target {TARGET_RATE:,} signatures/s on SQLite, {item.validators:,} validators: "
+            f"{verdict} ({rate:,.0f}/s)"
+        )
     busy = [item.row.others for item in measured if item.database == "SQLite"]
     if busy and max(busy) > BUSY_MACHINE:
         print(
