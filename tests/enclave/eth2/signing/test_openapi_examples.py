@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from enclave.eth2.signing.conftest import SIGNING_TYPES
 from nitro_wallet.enclave.eth2.signing import (
     MAINNET,
     MINIMAL,
@@ -115,18 +116,4 @@ def test_block_and_attestation_examples_carry_what_slashing_protection_checks(
 
 def test_the_yaml_reader_finds_every_example(examples_by_name: dict[str, Json]) -> None:
     assert len(examples_by_name) == 25
-    assert {body["type"] for body in examples_by_name.values()} == {
-        "BLOCK",
-        "BLOCK_V2",
-        "ATTESTATION",
-        "AGGREGATION_SLOT",
-        "AGGREGATE_AND_PROOF",
-        "AGGREGATE_AND_PROOF_V2",
-        "DEPOSIT",
-        "RANDAO_REVEAL",
-        "VOLUNTARY_EXIT",
-        "SYNC_COMMITTEE_MESSAGE",
-        "SYNC_COMMITTEE_SELECTION_PROOF",
-        "SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF",
-        "VALIDATOR_REGISTRATION",
-    }
+    assert {body["type"] for body in examples_by_name.values()} == set(SIGNING_TYPES)
