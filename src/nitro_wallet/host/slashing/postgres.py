@@ -188,7 +188,7 @@ class PostgresSlashingStore:
         check_pubkey(pubkey)
         if not self._loop_connections.serves_this_loop():
             return await asyncio.to_thread(self.get_validator_key, pubkey)
-        found = await self._loop_connections.rows(_placeholders(ledger.KEY_BY_PUBKEY), (pubkey,))
+        found = await self._loop_connections.rows(_KEY_BY_PUBKEY, (pubkey,))
         return ledger.key_record(found[0]) if found else None
 
     def list_validator_keys(self, *, enabled_only: bool = True) -> list[ValidatorKeyRecord]:
@@ -415,3 +415,6 @@ class _Sql:
 
 def _placeholders(statement: str) -> str:
     return statement.replace("?", "%s")
+
+
+_KEY_BY_PUBKEY = _placeholders(ledger.KEY_BY_PUBKEY)  # the sign route's lookup, converted once
